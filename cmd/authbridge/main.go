@@ -1,0 +1,118 @@
+// Command authbridge is the auth middleware: an Envoy ext_authz gRPC server and a forward-auth /
+// auth_request HTTP endpoint that keeps OIDC tokens server-side and gives browsers only a cookie.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/authbridge/authbridge/pkg/config"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `authbridge keeps OIDC tokens at the edge: browsers hold an opaque cookie, upstreams get a bearer token.
+
+Usage:
+  authbridge serve        [--config FILE]   run the gRPC (ext_authz), HTTP (forward-auth) and admin listeners
+  authbridge check-config [--config FILE]   validate the configuration and exit (non-zero on problems)
+  authbridge version                        print the version
+
+Every config key can also be set by environment variable: AUTHBRIDGE_ + the key path in upper case,
+e.g. oidc.client_id is AUTHBRIDGE_OIDC_CLIENT_ID. See README.md for the reference.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// runMain runs one subcommand and returns the process exit code.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintln(stdout, "authbridge", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve", "check-config":
+	default:
+		fmt.Fprintf(stderr, "authbridge: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", os.Getenv("AUTHBRIDGE_CONFIG"), "YAML config file (or env AUTHBRIDGE_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path, environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "authbridge: invalid configuration:\n%s\n", indent(err))
+		return 1
+	}
+	if cmd == "check-config" {
+		fmt.Fprintf(stdout, "configuration OK: issuer %s, client %s, store %s, listeners http %s grpc %s admin %s\n",
+			cfg.OIDC.IssuerURL, cfg.OIDC.ClientID, cfg.Session.Store, cfg.Listen.HTTP, cfg.Listen.GRPC, cfg.Listen.Admin)
+		return 0
+	}
+	log := newLogger(stderr, cfg.Log)
+	if err := serve(ctx, cfg, listeners{}, log); err != nil {
+		log.Error("authbridge stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// environ is the process environment minus AUTHBRIDGE_CONFIG, which names the file rather than a key.
+func environ() []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AUTHBRIDGE_CONFIG=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// indent prints each joined error on its own line.
+func indent(err error) string {
+	var lines []string
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		for _, e := range joined.Unwrap() {
+			lines = append(lines, "  - "+e.Error())
+		}
+	} else {
+		lines = append(lines, "  - "+err.Error())
+	}
+	return strings.Join(lines, "\n")
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/authbridge/authbridge/pkg/authz"
+	"github.com/authbridge/authbridge/pkg/config"
+	"github.com/authbridge/authbridge/pkg/extauthz"
+	"github.com/authbridge/authbridge/pkg/forwardauth"
+	"github.com/authbridge/authbridge/pkg/login"
+	"github.com/authbridge/authbridge/pkg/session"
+)
+
+// listeners lets tests hand serve ready listeners; a nil one is opened from the config.
+type listeners struct {
+	http, grpc, admin net.Listener
+}
+
+// drainTimeout bounds how long in-flight checks may take to finish after SIGTERM.
+const drainTimeout = 15 * time.Second
+
+// serve runs authbridge until ctx is done, then drains and stops all three servers.
+func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logger) error {
+	store, closeStore, err := newStore(cfg.Session)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	provider, err := discover(ctx, cfg.OIDC, log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine, err := authz.New(authz.Options{
+		Sessions: session.NewSessions(store),
+		Provider: provider,
+		Cookie:   authz.CookieOptions{Name: cfg.Session.Cookie.Name, Domain: cfg.Session.Cookie.Domain, Secure: cfg.Session.Cookie.Secure},
+		Lifetimes: authz.Lifetimes{
+			Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime,
+			RefreshAhead: cfg.Session.RefreshAhead, Login: cfg.Session.LoginTimeout,
+		},
+		Policy:    authz.Policy{EmailDomains: cfg.Policy.EmailDomains, Groups: cfg.Policy.Groups},
+		Redirects: authz.Domains(cfg.RedirectDomains()),
+		Metrics:   authz.NewMetrics(reg),
+		Logger:    log,
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		ln   *net.Listener
+		addr string
+	}{{&ls.http, cfg.Listen.HTTP}, {&ls.grpc, cfg.Listen.GRPC}, {&ls.admin, cfg.Listen.Admin}} {
+		if *l.ln == nil {
+			if *l.ln, err = net.Listen("tcp", l.addr); err != nil {
+				return fmt.Errorf("listen: %w", err)
+			}
+		}
+	}
+
+	healthSrv := health.NewServer()
+	grpcSrv := grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
+	authv3.RegisterAuthorizationServer(grpcSrv, extauthz.New(engine, log))
+	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
+
+	httpSrv := &http.Server{
+		Handler:           forwardauth.New(engine, forwardauth.Options{TrustedProxies: cfg.TrustedProxyPrefixes, Logger: log}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	adminSrv := &http.Server{
+		Handler:           adminHandler(reg, store, provider),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serveErr(grpcSrv.Serve(ls.grpc)) })
+	g.Go(func() error { return serveErr(httpSrv.Serve(ls.http)) })
+	g.Go(func() error { return serveErr(adminSrv.Serve(ls.admin)) })
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down: draining in-flight checks")
+		healthSrv.Shutdown()
+		dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		defer cancel()
+		stopped := make(chan struct{})
+		go func() { grpcSrv.GracefulStop(); close(stopped) }()
+		errs := []error{httpSrv.Shutdown(dctx)}
+		select {
+		case <-stopped:
+		case <-dctx.Done():
+			grpcSrv.Stop()
+		}
+		errs = append(errs, adminSrv.Shutdown(dctx))
+		return errors.Join(errs...)
+	})
+	log.Info("authbridge serving", "version", version, "http", ls.http.Addr().String(),
+		"grpc", ls.grpc.Addr().String(), "admin", ls.admin.Addr().String(), "store", cfg.Session.Store,
+		"issuer", cfg.OIDC.IssuerURL)
+	return g.Wait()
+}
+
+// serveErr treats the normal result of a shutdown as no error.
+func serveErr(err error) error {
+	if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+func newStore(c config.Session) (session.Store, func(), error) {
+	if c.Store == "memory" {
+		return session.NewMemoryStore(nil), func() {}, nil
+	}
+	client, err := session.NewRedisClient(session.RedisOptions{
+		URL: c.Redis.URL, Addrs: c.Redis.Addrs, MasterName: c.Redis.MasterName, Password: c.Redis.Password.Reveal(),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return session.NewRedisStore(client, ""), func() { _ = client.Close() }, nil
+}
+
+// discover reaches the provider at start-up, retrying for a while so that a provider that is briefly
+// unreachable (or a pod that starts before its network) does not crash-loop authbridge.
+func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Provider, error) {
+	cfg := login.Config{
+		IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
+		RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,
+		GroupsClaim: c.GroupsClaim, Logout: login.LogoutMode(c.Logout), Timeout: c.Timeout,
+	}
+	deadline := time.Now().Add(time.Minute)
+	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 8*time.Second) {
+		p, err := login.New(ctx, cfg, nil)
+		if err == nil {
+			return p, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		log.Warn("identity provider not reachable yet, retrying", "issuer", c.IssuerURL, "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// pinger is what readiness asks.
+type pinger interface{ Ping(context.Context) error }
+
+func adminHandler(reg *prometheus.Registry, store, provider pinger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, body := http.StatusOK, "ok\n"
+		if err := store.Ping(ctx); err != nil {
+			status, body = http.StatusServiceUnavailable, "session store unreachable\n"
+		} else if err := provider.Ping(ctx); err != nil {
+			status, body = http.StatusServiceUnavailable, "identity provider unreachable\n"
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	})
+	return mux
+}

@@ -1,0 +1,169 @@
+// Package enginetest builds a complete engine against a real development identity provider for tests:
+// devidp on an httptest server, login.Provider, a session store and a controllable clock.
+package enginetest
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/pkg/authz"
+	"github.com/authbridge/authbridge/pkg/devidp"
+	"github.com/authbridge/authbridge/pkg/login"
+	"github.com/authbridge/authbridge/pkg/session"
+)
+
+// Clock is a settable time source shared by the provider, the verifier, the store and the engine.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Test users and client.
+const (
+	ClientID     = "authbridge-test"
+	ClientSecret = "test-secret"
+	Audience     = "https://api.example.test"
+	AppHost      = "app.example.test"
+	CallbackURL  = "https://" + AppHost + authz.PathCallback
+	LogoutReturn = "https://" + AppHost + "/"
+)
+
+// Alice is in the admin group; Bob is in none.
+var (
+	Alice = devidp.User{Username: "alice", Password: "alice-pw", Subject: "auth0|alice", Email: "alice@example.com", Name: "Alice", Groups: []string{"admin"}}
+	Bob   = devidp.User{Username: "bob", Password: "bob-pw", Subject: "auth0|bob", Email: "bob@other.test", Name: "Bob"}
+)
+
+// Env is one engine wired to a running devidp.
+type Env struct {
+	Clock    *Clock
+	IDP      *devidp.IDP
+	IDPURL   string // issuer, with trailing slash
+	Provider *login.Provider
+	Store    session.Store
+	Sessions *session.Sessions
+	Engine   *authz.Engine
+}
+
+// Options adjust an Env before it is built.
+type Options struct {
+	Store     session.Store // default: a MemoryStore on the Env's clock
+	Engine    authz.Options // Sessions, Provider and Now are filled in; zero fields get test defaults
+	AutoLogin string        // default "alice"
+	TokenTTL  time.Duration // access token lifetime, default 1h
+}
+
+// New starts devidp and builds an engine against it. Everything is stopped when t ends.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	clock := &Clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	if o.AutoLogin == "" {
+		o.AutoLogin = Alice.Username
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	issuer := srv.URL + "/"
+	idp, err := devidp.New(devidp.Options{
+		Issuer:         issuer,
+		Clients:        []devidp.Client{{ID: ClientID, Secret: ClientSecret, RedirectURIs: []string{CallbackURL}, LogoutURLs: []string{LogoutReturn}}},
+		Users:          []devidp.User{Alice, Bob},
+		Audience:       Audience,
+		AccessTokenTTL: o.TokenTTL,
+		AutoLogin:      o.AutoLogin,
+		Now:            clock.Now,
+	})
+	require.NoError(t, err)
+	srv.Config.Handler = idp.Handler()
+	p, err := login.New(context.Background(), login.Config{
+		IssuerURL: issuer, ClientID: ClientID, ClientSecret: ClientSecret, RedirectURL: CallbackURL,
+		Scopes: []string{"openid", "profile", "email", "offline_access"}, Audience: Audience, Now: clock.Now,
+	}, srv.Client())
+	require.NoError(t, err)
+	if o.Store == nil {
+		o.Store = session.NewMemoryStore(clock.Now)
+	}
+	eo := o.Engine
+	eo.Sessions, eo.Provider, eo.Now = session.NewSessions(o.Store), p, clock.Now
+	if eo.Cookie.Name == "" {
+		eo.Cookie = authz.CookieOptions{Name: "authbridge", Secure: true}
+	}
+	if eo.Lifetimes == (authz.Lifetimes{}) {
+		eo.Lifetimes = authz.Lifetimes{Idle: 24 * time.Hour, Max: 168 * time.Hour, RefreshAhead: time.Minute, Login: 10 * time.Minute}
+	}
+	if eo.Redirects == nil {
+		eo.Redirects = authz.Domains{AppHost}
+	}
+	e, err := authz.New(eo)
+	require.NoError(t, err)
+	return &Env{Clock: clock, IDP: idp, IDPURL: issuer, Provider: p, Store: o.Store, Sessions: eo.Sessions, Engine: e}
+}
+
+// Navigate is a browser's top-level GET of uri on the app host.
+func Navigate(uri, cookie string) *authz.Request {
+	return &authz.Request{Front: "test", Method: "GET", Scheme: "https", Host: AppHost, URI: uri,
+		Accept: "text/html,application/xhtml+xml,*/*;q=0.8", FetchMode: "navigate", Cookie: cookie}
+}
+
+// FollowToProvider visits the provider's authorize URL as the browser would and returns the callback
+// URI (path and query) the provider redirected back to.
+func (e *Env) FollowToProvider(t testing.TB, authorizeURL string) string {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(authorizeURL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode, "provider should redirect back")
+	u, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, AppHost, u.Host)
+	return u.RequestURI()
+}
+
+// Login runs a whole browser login for uri and returns the Cookie header that carries the new session,
+// and the decision of the callback.
+func (e *Env) Login(t testing.TB, uri string) (string, *authz.Decision) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := e.Engine.Decide(ctx, Navigate(uri, ""))
+	require.NoError(t, err)
+	require.Equal(t, authz.Redirect, d.Outcome, d.Reason)
+	cb := e.FollowToProvider(t, d.Location)
+	d2, err := e.Engine.Decide(ctx, Navigate(cb, CookieHeader(d.Cookies)))
+	require.NoError(t, err)
+	require.Equal(t, authz.Redirect, d2.Outcome, d2.Reason)
+	return CookieHeader(d2.Cookies), d2
+}
+
+// CookieHeader renders the live cookies of a Set-Cookie list as a Cookie header value.
+func CookieHeader(cs []*http.Cookie) string {
+	var parts []string
+	for _, c := range cs {
+		if c.MaxAge >= 0 && c.Value != "" {
+			parts = append(parts, c.Name+"="+c.Value)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

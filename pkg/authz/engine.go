@@ -1,0 +1,275 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/authbridge/authbridge/pkg/login"
+	"github.com/authbridge/authbridge/pkg/session"
+)
+
+// Paths under which the engine answers login, callback and sign-out on any host it is asked about.
+const (
+	PathStart    = "/oauth2/start"
+	PathCallback = "/oauth2/callback"
+	PathSignOut  = "/oauth2/sign_out"
+)
+
+// CookieOptions says how the session cookie is written. The pending-login cookie shares its attributes
+// and adds "-login" to its name.
+type CookieOptions struct {
+	Name   string // e.g. "__Host-authbridge"
+	Domain string // empty for a host-only cookie
+	Secure bool
+}
+
+// Lifetimes bounds sessions and logins in time.
+type Lifetimes struct {
+	Idle         time.Duration // a session unused this long ends (store TTL, renewed on use)
+	Max          time.Duration // a session ends this long after login, used or not
+	RefreshAhead time.Duration // refresh the access token this long before it expires
+	Login        time.Duration // a started login must finish within this
+}
+
+// Policy is what a logged-in user must satisfy; the zero Policy lets every user in.
+type Policy struct {
+	EmailDomains []string // if set, the email must be @ one of them
+	Groups       []string // if set, the user must be in at least one
+}
+
+// Options configure an Engine.
+type Options struct {
+	Sessions  *session.Sessions
+	Provider  *login.Provider
+	Cookie    CookieOptions
+	Lifetimes Lifetimes
+	Policy    Policy
+	Redirects Domains          // where the browser may return to; see Domains
+	Metrics   *Metrics         // may be nil
+	Logger    *slog.Logger     // may be nil
+	Now       func() time.Time // may be nil
+}
+
+// Engine decides. It is safe for concurrent use.
+type Engine struct {
+	o         Options
+	log       *slog.Logger
+	now       func() time.Time
+	loginName string
+	refreshes singleflight.Group // one refresh per session per process
+}
+
+// New returns an Engine. Sessions and Provider are required.
+func New(o Options) (*Engine, error) {
+	if o.Sessions == nil || o.Provider == nil {
+		return nil, errors.New("authz: Sessions and Provider are required")
+	}
+	if o.Cookie.Name == "" {
+		return nil, errors.New("authz: cookie name is required")
+	}
+	e := &Engine{o: o, log: o.Logger, now: o.Now, loginName: o.Cookie.Name + "-login"}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e, nil
+}
+
+// OwnsCookie reports whether a cookie of this name belongs to authbridge, so fronts can keep it from
+// the upstream.
+func (e *Engine) OwnsCookie(name string) bool { return name == e.o.Cookie.Name || name == e.loginName }
+
+// Decide concludes what happens to r. An error means the engine could not decide (the store or the
+// provider did not answer): the front must fail closed (503) and must not clear any cookie.
+func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
+	start := e.now()
+	d, err := e.decide(ctx, r)
+	if e.o.Metrics != nil {
+		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
+	}
+	if err != nil {
+		e.log.Error("cannot decide", "front", r.Front, "host", r.Host, "err", err)
+	} else if e.log.Enabled(ctx, slog.LevelDebug) {
+		e.log.Debug("decided", "front", r.Front, "method", r.Method, "host", r.Host, "path", pathOf(r.URI),
+			"outcome", d.Outcome.String(), "status", d.Status, "reason", d.Reason)
+	}
+	return d, err
+}
+
+// decide runs the steps in order: sign-out, login start, callback, then the session check.
+func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
+	switch pathOf(r.URI) {
+	case PathSignOut:
+		return e.signOut(ctx, r)
+	case PathStart:
+		return e.start(ctx, r, queryParam(r.URI, "rd"))
+	case PathCallback:
+		return e.callback(ctx, r)
+	}
+	return e.check(ctx, r)
+}
+
+// check decides an ordinary request from its session.
+func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
+	raw := cookieValue(r.Cookie, e.o.Cookie.Name)
+	if raw == "" {
+		return e.unauthenticated(ctx, r, "no session cookie")
+	}
+	t, err := session.ParseTicket(raw)
+	if err != nil {
+		return e.unauthenticated(ctx, r, "malformed session cookie")
+	}
+	s, err := e.o.Sessions.Load(ctx, t)
+	if errors.Is(err, session.ErrNotFound) {
+		return e.unauthenticated(ctx, r, "session not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	if e.o.Lifetimes.Max > 0 && now.Sub(s.CreatedAt) >= e.o.Lifetimes.Max {
+		if err := e.o.Sessions.Delete(ctx, t); err != nil {
+			return nil, err
+		}
+		return e.unauthenticated(ctx, r, "session reached its maximum lifetime")
+	}
+	if !s.Expiry.IsZero() && !now.Add(e.o.Lifetimes.RefreshAhead).Before(s.Expiry) {
+		fresh, d, err := e.refresh(ctx, r, t, s)
+		if d != nil || err != nil {
+			return d, err
+		}
+		s = fresh
+	} else if e.touchDue(s, now) {
+		// Renew the store TTL so an active session does not hit its idle timeout. This rewrites the
+		// record only once per Idle/8, not on every request.
+		if err := e.save(ctx, t, s, now); err != nil {
+			e.log.Warn("renew session ttl", "session", t.LogID(), "err", err)
+		}
+	}
+	if reason := e.o.Policy.refuse(s); reason != "" {
+		return deny(http.StatusForbidden, "forbidden", "", reason), nil
+	}
+	return e.allow(s), nil
+}
+
+// refresh renews the access token of s. It returns the fresh session, or a decision when the session
+// cannot go on, or an error when the provider or store failed and the old token has expired too.
+func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *session.Session) (*session.Session, *Decision, error) {
+	now := e.now()
+	if s.RefreshToken == "" {
+		if now.Before(s.Expiry) {
+			return s, nil, nil
+		}
+		d, err := e.unauthenticated(ctx, r, "access token expired and no refresh token")
+		return nil, d, err
+	}
+	v, err, _ := e.refreshes.Do(t.LogID(), func() (any, error) {
+		tok, err := e.o.Provider.Refresh(ctx, s.RefreshToken)
+		if err != nil {
+			return nil, err
+		}
+		fresh := *s
+		fresh.AccessToken, fresh.Expiry = tok.AccessToken, tok.Expiry
+		if tok.RefreshToken != "" {
+			fresh.RefreshToken = tok.RefreshToken
+		}
+		if tok.IDToken != "" {
+			fresh.IDToken = tok.IDToken
+		}
+		if c := tok.Claims; c != nil {
+			if c.Subject != s.Subject {
+				return nil, fmt.Errorf("%w: refreshed id token names another subject", login.ErrInvalidToken)
+			}
+			fresh.Email, fresh.Groups = c.Email, c.Groups
+		}
+		if err := e.save(ctx, t, &fresh, e.now()); err != nil {
+			// The provider may have rotated the refresh token; losing it ends the session at the next
+			// refresh. Still serve this request with the new access token.
+			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
+		}
+		return &fresh, nil
+	})
+	switch {
+	case err == nil:
+		return v.(*session.Session), nil, nil
+	case errors.Is(err, login.ErrInvalidGrant), errors.Is(err, login.ErrInvalidToken):
+		e.log.Info("refresh refused, session ends", "session", t.LogID(), "err", err)
+		if derr := e.o.Sessions.Delete(ctx, t); derr != nil {
+			return nil, nil, derr
+		}
+		d, err := e.unauthenticated(ctx, r, "refresh refused by provider")
+		return nil, d, err
+	case now.Before(s.Expiry):
+		// The provider is unreachable but the token still works: use it and try again next time.
+		e.log.Warn("refresh failed, using current token", "session", t.LogID(), "err", err)
+		return s, nil, nil
+	}
+	return nil, nil, fmt.Errorf("refresh expired token: %w", err)
+}
+
+func (e *Engine) touchDue(s *session.Session, now time.Time) bool {
+	idle := e.o.Lifetimes.Idle
+	return idle > 0 && now.Sub(s.Touched) >= idle/8
+}
+
+// save writes s with a TTL of the idle timeout, cut short by the absolute lifetime.
+func (e *Engine) save(ctx context.Context, t session.Ticket, s *session.Session, now time.Time) error {
+	s.Touched = now
+	ttl := e.o.Lifetimes.Idle
+	if e.o.Lifetimes.Max > 0 {
+		if left := s.CreatedAt.Add(e.o.Lifetimes.Max).Sub(now); ttl <= 0 || left < ttl {
+			ttl = left
+		}
+	}
+	if ttl <= 0 {
+		ttl = time.Second
+	}
+	return e.o.Sessions.Save(ctx, t, s, ttl)
+}
+
+func (e *Engine) allow(s *session.Session) *Decision {
+	return &Decision{
+		Outcome: Allow,
+		Status:  http.StatusOK,
+		Upstream: http.Header{
+			HeaderAuthorization: {"Bearer " + s.AccessToken},
+			HeaderUser:          {s.Subject},
+			HeaderEmail:         {s.Email},
+		},
+		Reason: "valid session",
+	}
+}
+
+func (p Policy) refuse(s *session.Session) string {
+	if len(p.EmailDomains) > 0 {
+		ok := false
+		if at := strings.LastIndexByte(s.Email, '@'); at >= 0 {
+			for _, d := range p.EmailDomains {
+				ok = ok || strings.EqualFold(s.Email[at+1:], d)
+			}
+		}
+		if !ok {
+			return "email domain not allowed"
+		}
+	}
+	if len(p.Groups) > 0 {
+		for _, g := range p.Groups {
+			for _, have := range s.Groups {
+				if g == have {
+					return ""
+				}
+			}
+		}
+		return "not in an allowed group"
+	}
+	return ""
+}

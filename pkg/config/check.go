@@ -1,0 +1,156 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// isReservedAuthParam reports whether an authorization request parameter is one authbridge sets itself.
+func isReservedAuthParam(name string) bool {
+	switch name {
+	case "client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method":
+		return true
+	}
+	return false
+}
+
+// checkIssuer returns what is wrong with an issuer URL, or "".
+func checkIssuer(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		return "is not an absolute URL such as https://tenant.auth0.com/"
+	case u.User != nil:
+		return "must not hold credentials"
+	case u.RawQuery != "" || u.Fragment != "":
+		return "must not have a query or fragment"
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		return "uses http, allowed only for 127.0.0.1, localhost or ::1; use https"
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "is not an https URL"
+	}
+	return ""
+}
+
+// checkRedirectURL returns what is wrong with the callback URL, or "".
+func checkRedirectURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		return "is not an absolute URL such as https://auth.example.com/oauth2/callback"
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "is not an http or https URL"
+	case u.User != nil:
+		return "must not hold credentials"
+	case u.Fragment != "":
+		return "must not have a fragment"
+	case u.Path == "" || u.Path == "/":
+		return "needs a callback path such as /oauth2/callback"
+	}
+	return ""
+}
+
+// checkRedisURL returns what is wrong with a Redis URL, or "". It never quotes the URL's password.
+func checkRedisURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "does not parse as a URL" // err may quote the whole URL, password included
+	}
+	shown := strconv.Quote(u.Redacted())
+	switch {
+	case u.Scheme != "redis" && u.Scheme != "rediss":
+		return shown + " is not a redis:// or rediss:// URL"
+	case u.Host == "":
+		return shown + " has no host"
+	}
+	return ""
+}
+
+// checkHostPort checks a host:port address; the host may be empty only when emptyHost is true.
+func checkHostPort(s string, emptyHost bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("is not a host:port address")
+	}
+	if host == "" && !emptyHost {
+		return errors.New("has no host")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("has an invalid port %q", port)
+	}
+	return nil
+}
+
+// listenConflict reports whether two valid listen addresses would bind the same port; port 0 (any free
+// port) never conflicts.
+func listenConflict(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	if pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return strings.EqualFold(ha, hb) || wildcard(ha) || wildcard(hb)
+}
+
+func isLoopbackHost(h string) bool {
+	return h == "localhost" || h == "127.0.0.1" || h == "::1"
+}
+
+// isDomain reports whether s is a DNS name (letters, digits, hyphens and dots, no scheme, port or path).
+func isDomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isCookieToken reports whether s is a valid cookie name: an RFC 6265 token (visible ASCII, no separators).
+func isCookieToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		b := s[i]
+		if b <= ' ' || b >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, b) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case: browsers match cookie prefixes that way.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// parseProxy parses a trusted proxy entry: a CIDR (masked to its network) or a bare IP (/32 or /128).
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

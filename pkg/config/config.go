@@ -1,0 +1,239 @@
+// Package config turns one YAML file, AUTHBRIDGE_* environment variables and mounted secret files into a
+// validated Config.
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Every error from Load and Validate wraps one of them (or an fs error for an unreadable
+// config file) and names the key it is about.
+var (
+	// ErrUnknownKey: a YAML key or an AUTHBRIDGE_* environment variable that is not part of the contract.
+	ErrUnknownKey = errors.New("config: unknown key")
+	// ErrInvalidValue: a value that does not parse or breaks a rule (including conflicting keys).
+	ErrInvalidValue = errors.New("config: invalid value")
+	// ErrMissing: a required key that is absent or empty.
+	ErrMissing = errors.New("config: missing")
+)
+
+// EnvPrefix starts the environment variable of every key: AUTHBRIDGE_ + the dotted key upper-cased with
+// "." → "_", e.g. oidc.client_id → AUTHBRIDGE_OIDC_CLIENT_ID.
+const EnvPrefix = "AUTHBRIDGE_"
+
+// Cookie names chosen when session.cookie.name is not set.
+const (
+	// HostCookieName is the default: a __Host- cookie is host-only, Secure and Path=/, enforced by browsers.
+	HostCookieName = "__Host-authbridge"
+	// PlainCookieName is the default when a cookie domain is set or secure is false, since a __Host- cookie
+	// can have neither.
+	PlainCookieName = "authbridge"
+)
+
+// Config is the whole configuration. It is plain data: cmd copies it into the leaf packages' option
+// structs. Build one with Load, or start from Default and call Validate.
+type Config struct {
+	OIDC     OIDC     `yaml:"oidc"`
+	Session  Session  `yaml:"session"`
+	Listen   Listen   `yaml:"listen"`
+	Redirect Redirect `yaml:"redirect"`
+	// TrustedProxies (trusted_proxies) lists the CIDRs whose X-Forwarded-* headers are believed; a bare IP
+	// means /32 or /128. Default: loopback and the private ranges 127.0.0.0/8, ::1/128, 10.0.0.0/8,
+	// 172.16.0.0/12, 192.168.0.0/16, fc00::/7. An empty list trusts no proxy.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TrustedProxyPrefixes is TrustedProxies parsed (and masked). Load fills it; it has no key of its own.
+	TrustedProxyPrefixes []netip.Prefix `yaml:"-"`
+	Policy               Policy         `yaml:"policy"`
+	Log                  Log            `yaml:"log"`
+}
+
+// OIDC is the identity provider and this relying party's registration there (oidc.*).
+type OIDC struct {
+	// IssuerURL (oidc.issuer_url) is the provider's issuer, used for discovery and compared exactly with
+	// the ID token's iss, so Auth0's trailing slash is kept as given. Required; https, or http only for
+	// 127.0.0.1, localhost or ::1.
+	IssuerURL string `yaml:"issuer_url"`
+	// ClientID (oidc.client_id) is this application's client ID at the provider. Required.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret (oidc.client_secret) is the client secret; empty for a public client (PKCE only).
+	// Prefer ClientSecretFile or the environment over the YAML file.
+	ClientSecret Secret `yaml:"client_secret"`
+	// ClientSecretFile (oidc.client_secret_file) is a file holding ClientSecret (trailing newline trimmed).
+	// Load reads it into ClientSecret and clears this field. Setting both is an error.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// RedirectURL (oidc.redirect_url) is the absolute http(s) callback URL registered at the provider,
+	// e.g. https://auth.example.com/oauth2/callback. Required; must have a path.
+	RedirectURL string `yaml:"redirect_url"`
+	// Scopes (oidc.scopes) are requested at login. Default: openid, profile, email, offline_access
+	// (offline_access makes Auth0 issue a refresh token). Must contain openid.
+	Scopes []string `yaml:"scopes"`
+	// Audience (oidc.audience) is sent as Auth0's audience parameter (the API identifier) so that the
+	// access token is a JWT for that API. Default: empty, not sent.
+	Audience string `yaml:"audience"`
+	// ExtraAuthParams (oidc.extra_auth_params) are added to the authorization URL, e.g. prompt or
+	// connection. Parameters authbridge sets itself (client_id, redirect_uri, response_type, scope,
+	// state, nonce, code_challenge, code_challenge_method) are refused, and so is audience when
+	// Audience is set. Default: none.
+	ExtraAuthParams map[string]string `yaml:"extra_auth_params"`
+	// GroupsClaim (oidc.groups_claim) is the ID token claim holding the user's groups; for Auth0 usually a
+	// namespaced claim such as https://example.com/groups. Default: groups.
+	GroupsClaim string `yaml:"groups_claim"`
+	// Logout (oidc.logout) picks how sign-out reaches the provider: auto (discovery's
+	// end_session_endpoint, else Auth0's /v2/logout for an Auth0 issuer, else none), oidc
+	// (end_session_endpoint), auth0 (/v2/logout) or none. Default: auto.
+	Logout string `yaml:"logout"`
+	// Timeout (oidc.timeout) bounds each call to the provider (discovery, JWKS, token). Default: 5s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Session is where sessions live and how the browser holds them (session.*).
+type Session struct {
+	// Store (session.store) is redis or memory (one replica only, lost on restart). Default: redis.
+	Store string `yaml:"store"`
+	Redis Redis  `yaml:"redis"`
+	// Cookie holds the browser cookie's attributes.
+	Cookie Cookie `yaml:"cookie"`
+	// IdleTimeout (session.idle_timeout) ends a session unused for this long. Default: 24h.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxLifetime (session.max_lifetime) ends a session this long after login, used or not. Default: 168h;
+	// must be at least IdleTimeout.
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// RefreshAhead (session.refresh_ahead) refreshes an access token this long before it expires; 0
+	// refreshes only once expired. Default: 60s.
+	RefreshAhead time.Duration `yaml:"refresh_ahead"`
+	// LoginTimeout (session.login_timeout) is how long a started login (state, nonce, PKCE verifier) stays
+	// valid for its callback. Default: 10m.
+	LoginTimeout time.Duration `yaml:"login_timeout"`
+}
+
+// Redis is the Redis deployment used when Session.Store is redis (session.redis.*).
+type Redis struct {
+	// URL (session.redis.url) is a redis:// or rediss:// URL for a single server. Required with store redis
+	// unless Addrs is set; not both. Put the password in Password or PasswordFile rather than in the URL.
+	URL string `yaml:"url"`
+	// Addrs (session.redis.addrs) are host:port seeds of a Cluster, or Sentinels when MasterName is set.
+	// Default: none.
+	Addrs []string `yaml:"addrs"`
+	// MasterName (session.redis.master_name) is the Sentinel master name; needs Addrs. Default: empty.
+	MasterName string `yaml:"master_name"`
+	// Password (session.redis.password) is the Redis password. Default: empty.
+	Password Secret `yaml:"password"`
+	// PasswordFile (session.redis.password_file) is a file holding Password (trailing newline trimmed).
+	// Load reads it into Password and clears this field. Setting both is an error.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Cookie is the session cookie's attributes (session.cookie.*). The cookie is always HttpOnly,
+// SameSite=Lax, Path=/.
+type Cookie struct {
+	// Name (session.cookie.name) is the cookie name, a valid cookie token. Default: __Host-authbridge, or
+	// authbridge when Domain is set or Secure is false. An explicit __Host- name with a Domain or without
+	// Secure, or a __Secure- name without Secure, is an error.
+	Name string `yaml:"name"`
+	// Domain (session.cookie.domain) shares the cookie with subdomains, e.g. example.com or .example.com;
+	// the host of oidc.redirect_url must be inside it. Default: empty, a host-only cookie.
+	Domain string `yaml:"domain"`
+	// Secure (session.cookie.secure) marks the cookie Secure. Default: true; false only for plain-http
+	// local testing.
+	Secure bool `yaml:"secure"`
+}
+
+// Listen is the listen addresses (listen.*), each host:port with an optional host; all three must differ.
+type Listen struct {
+	// HTTP (listen.http) serves forward-auth and /oauth2/*. Default: :4180.
+	HTTP string `yaml:"http"`
+	// GRPC (listen.grpc) serves Envoy ext_authz and gRPC health. Default: :9191.
+	GRPC string `yaml:"grpc"`
+	// Admin (listen.admin) serves /metrics, /healthz and /readyz. Default: :9090.
+	Admin string `yaml:"admin"`
+}
+
+// Redirect limits where the browser may be sent after login and logout (redirect.*).
+type Redirect struct {
+	// AllowedDomains (redirect.allowed_domains) lists the hosts a return-to URL may point at:
+	// "example.com" is that host exactly, ".example.com" is that host and all its subdomains. Default:
+	// empty, meaning only the host of oidc.redirect_url (see Config.RedirectDomains).
+	AllowedDomains []string `yaml:"allowed_domains"`
+}
+
+// Policy is the access rule applied to every logged-in request (policy.*); a failing request gets 403.
+type Policy struct {
+	// EmailDomains (policy.email_domains), if set, requires the session's email to end in @ one of these
+	// domains (e.g. example.com). Default: none, any email.
+	EmailDomains []string `yaml:"email_domains"`
+	// Groups (policy.groups), if set, requires the session to have at least one of these groups (from
+	// oidc.groups_claim). Default: none, any groups.
+	Groups []string `yaml:"groups"`
+}
+
+// Log is the process log's shape (log.*).
+type Log struct {
+	// Level (log.level) is debug, info, warn or error. Default: info.
+	Level string `yaml:"level"`
+	// Format (log.format) is json or text. Default: json.
+	Format string `yaml:"format"`
+}
+
+// Default returns a Config holding every default. It is not valid as it is: the required oidc keys (and a
+// Redis address, for store redis) are still empty.
+func Default() *Config {
+	c := defaults()
+	c.resolve()
+	return c
+}
+
+// defaults is Default before the defaults that depend on other keys are resolved.
+func defaults() *Config {
+	return &Config{
+		OIDC: OIDC{
+			Scopes:      []string{"openid", "profile", "email", "offline_access"},
+			GroupsClaim: "groups",
+			Logout:      "auto",
+			Timeout:     5 * time.Second,
+		},
+		Session: Session{
+			Store:        "redis",
+			Cookie:       Cookie{Secure: true},
+			IdleTimeout:  24 * time.Hour,
+			MaxLifetime:  168 * time.Hour,
+			RefreshAhead: 60 * time.Second,
+			LoginTimeout: 10 * time.Minute,
+		},
+		Listen: Listen{HTTP: ":4180", GRPC: ":9191", Admin: ":9090"},
+		TrustedProxies: []string{
+			"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+		},
+		Log: Log{Level: "info", Format: "json"},
+	}
+}
+
+// resolve fills the defaults that depend on other keys, after the file and the environment are applied.
+func (c *Config) resolve() {
+	if c.Session.Cookie.Name == "" {
+		c.Session.Cookie.Name = defaultCookieName(c.Session.Cookie)
+	}
+}
+
+func defaultCookieName(ck Cookie) string {
+	if ck.Domain != "" || !ck.Secure {
+		return PlainCookieName
+	}
+	return HostCookieName
+}
+
+// RedirectDomains returns the effective redirect.allowed_domains: the configured list, or when it is empty
+// the host of oidc.redirect_url alone (nil if that does not parse). Entries keep their leading dot.
+func (c *Config) RedirectDomains() []string {
+	if len(c.Redirect.AllowedDomains) > 0 {
+		return c.Redirect.AllowedDomains
+	}
+	u, err := url.Parse(c.OIDC.RedirectURL)
+	if err != nil || u.Hostname() == "" {
+		return nil
+	}
+	return []string{strings.ToLower(u.Hostname())}
+}

@@ -1,0 +1,125 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCookieNameDefault(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      []string
+		wantName string
+		wantErr  string
+	}{
+		{"host cookie by default", nil, "__Host-authbridge", ""},
+		{"domain switches to plain", []string{"AUTHBRIDGE_SESSION_COOKIE_DOMAIN=.example.com"}, "authbridge", ""},
+		{"insecure switches to plain", []string{"AUTHBRIDGE_SESSION_COOKIE_SECURE=false"}, "authbridge", ""},
+		{"explicit name kept", []string{"AUTHBRIDGE_SESSION_COOKIE_NAME=ab", "AUTHBRIDGE_SESSION_COOKIE_DOMAIN=example.com"}, "ab", ""},
+		{"explicit host name kept", []string{"AUTHBRIDGE_SESSION_COOKIE_NAME=__Host-x"}, "__Host-x", ""},
+		{"empty name means default", []string{"AUTHBRIDGE_SESSION_COOKIE_NAME="}, "__Host-authbridge", ""},
+		{"explicit host name with domain", []string{"AUTHBRIDGE_SESSION_COOKIE_NAME=__Host-authbridge", "AUTHBRIDGE_SESSION_COOKIE_DOMAIN=example.com"}, "", "cannot have session.cookie.domain"},
+		{"explicit host name insecure", []string{"AUTHBRIDGE_SESSION_COOKIE_NAME=__Host-authbridge", "AUTHBRIDGE_SESSION_COOKIE_SECURE=false"}, "", "needs session.cookie.secure"},
+		{"not a token", []string{"AUTHBRIDGE_SESSION_COOKIE_NAME=a b"}, "", "not a valid cookie name"},
+		{"domain must cover redirect host", []string{"AUTHBRIDGE_SESSION_COOKIE_DOMAIN=other.example.com"}, "", "does not cover"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load("", withEnv(tt.env...))
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, ErrInvalidValue)
+				require.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantName, c.Session.Cookie.Name)
+		})
+	}
+}
+
+func TestValidateRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(c *Config)
+		wantMsg string // "" means valid
+	}{
+		{"http issuer on localhost", func(c *Config) { c.OIDC.IssuerURL = "http://127.0.0.1:5556/dex" }, ""},
+		{"http issuer on ::1", func(c *Config) { c.OIDC.IssuerURL = "http://[::1]:5556" }, ""},
+		{"issuer with query", func(c *Config) { c.OIDC.IssuerURL = "https://idp.example.com/?x=1" }, "oidc.issuer_url"},
+		{"redirect without path", func(c *Config) { c.OIDC.RedirectURL = "https://auth.example.com" }, "needs a callback path"},
+		{"redirect ftp", func(c *Config) { c.OIDC.RedirectURL = "ftp://auth.example.com/cb" }, "oidc.redirect_url"},
+		{"reserved param any case", func(c *Config) { c.OIDC.ExtraAuthParams = map[string]string{"Redirect_URI": "x"} }, "oidc.extra_auth_params"},
+		{"empty scope", func(c *Config) { c.OIDC.Scopes = []string{"openid", ""} }, "oidc.scopes"},
+		{"empty groups claim", func(c *Config) { c.OIDC.GroupsClaim = "" }, "oidc.groups_claim"},
+		{"zero refresh ahead ok", func(c *Config) { c.Session.RefreshAhead = 0 }, ""},
+		{"negative refresh ahead", func(c *Config) { c.Session.RefreshAhead = -1 }, "session.refresh_ahead"},
+		{"zero idle", func(c *Config) { c.Session.IdleTimeout = 0 }, "session.idle_timeout"},
+		{"max equal idle ok", func(c *Config) { c.Session.MaxLifetime = c.Session.IdleTimeout }, ""},
+		{"rediss url", func(c *Config) { c.Session.Redis.URL = "rediss://:pw@r.example.com:6380/1" }, ""},
+		{"redis url password redacted", func(c *Config) { c.Session.Redis.URL = "tcp://u:" + marker + "@r:1" }, `"tcp://u:xxxxx@r:1"`},
+		{"cluster addrs", func(c *Config) { c.Session.Redis.URL, c.Session.Redis.Addrs = "", []string{"r0:6379", "[::1]:6379"} }, ""},
+		{"memory ignores redis", func(c *Config) { c.Session.Store, c.Session.Redis.URL = "memory", "" }, ""},
+		{"listen same port different hosts", func(c *Config) { c.Listen.HTTP, c.Listen.GRPC = "127.0.0.1:80", "127.0.0.2:80" }, ""},
+		{"listen wildcard conflict", func(c *Config) { c.Listen.HTTP, c.Listen.GRPC = "127.0.0.1:80", ":80" }, "listen.grpc"},
+		{"listen port zero twice", func(c *Config) { c.Listen.HTTP, c.Listen.GRPC = "127.0.0.1:0", "127.0.0.1:0" }, ""},
+		{"listen bad port", func(c *Config) { c.Listen.Admin = ":99999" }, "listen.admin"},
+		{"allowed domains", func(c *Config) { c.Redirect.AllowedDomains = []string{".example.com", "a.example.org"} }, ""},
+		{"allowed domain with port", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com:443"} }, "redirect.allowed_domains"},
+		{"empty group", func(c *Config) { c.Policy.Groups = []string{" "} }, "policy.groups"},
+		{"ipv6 zone proxy", func(c *Config) { c.TrustedProxies = []string{"fe80::1%eth0"} }, "trusted_proxies"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.OIDC.IssuerURL = "https://idp.example.com"
+			c.OIDC.ClientID = "x"
+			c.OIDC.RedirectURL = "https://auth.example.com/oauth2/callback"
+			c.Session.Redis.URL = "redis://r:6379"
+			tt.edit(c)
+			err := c.Validate()
+			if tt.wantMsg == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.wantMsg)
+			require.NotContains(t, err.Error(), marker)
+		})
+	}
+}
+
+func TestReference(t *testing.T) {
+	ref := Reference()
+	docs := keyDocs()
+	require.Len(t, ref, len(docs), "keyDocs and Config list the same keys")
+	byKey := map[string]KeyDoc{}
+	for _, d := range ref {
+		require.NotEmpty(t, d.Doc, d.Key)
+		require.Equal(t, EnvPrefix+strings.ToUpper(strings.ReplaceAll(d.Key, ".", "_")), d.Env)
+		byKey[d.Key] = d
+	}
+	for key, want := range map[string]string{
+		"oidc.scopes":           "openid,profile,email,offline_access",
+		"oidc.timeout":          "5s",
+		"oidc.client_secret":    "",
+		"session.store":         "redis",
+		"session.cookie.secure": "true",
+		"session.idle_timeout":  "24h",
+		"session.max_lifetime":  "168h",
+		"session.refresh_ahead": "1m",
+		"session.login_timeout": "10m",
+		"listen.http":           ":4180",
+		"listen.grpc":           ":9191",
+		"listen.admin":          ":9090",
+		"trusted_proxies":       "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+		"log.level":             "info",
+		"log.format":            "json",
+	} {
+		require.Equal(t, want, byKey[key].Default, key)
+	}
+	require.Contains(t, byKey["session.cookie.name"].Default, HostCookieName)
+	require.Equal(t, "duration", byKey["oidc.timeout"].Kind)
+	require.Equal(t, "AUTHBRIDGE_OIDC_CLIENT_SECRET_FILE", byKey["oidc.client_secret_file"].Env)
+}

@@ -1,0 +1,210 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// marker is in every secret of testdata; no error message may contain it.
+const marker = "LEAKED-SECRET-MARKER"
+
+func loadFile(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	return Load(filepath.Join("testdata", name), []string{})
+}
+
+func TestLoadInvalidFiles(t *testing.T) {
+	tests := []struct {
+		file    string
+		wantErr error
+		wantMsg string // the key, and where useful what is wrong
+	}{
+		{"unknown_key.yaml", ErrUnknownKey, "config: unknown key: session.cookie.nmae (line 10)"},
+		{"unknown_top_key.yaml", ErrUnknownKey, "unknown key: sesion (line 6)"},
+		{"missing_issuer.yaml", ErrMissing, "oidc.issuer_url"},
+		{"missing_client_id.yaml", ErrMissing, "oidc.client_id"},
+		{"bad_issuer_scheme.yaml", ErrInvalidValue, "oidc.issuer_url"},
+		{"relative_redirect_url.yaml", ErrInvalidValue, "oidc.redirect_url"},
+		{"no_openid_scope.yaml", ErrInvalidValue, "oidc.scopes: must contain openid"},
+		{"scopes_not_list.yaml", ErrInvalidValue, "oidc.scopes: want a list (line 6)"},
+		{"reserved_extra_param.yaml", ErrInvalidValue, `oidc.extra_auth_params: "state"`},
+		{"host_cookie_with_domain.yaml", ErrInvalidValue, "session.cookie.name"},
+		{"host_cookie_insecure.yaml", ErrInvalidValue, "session.cookie.name"},
+		{"bad_cookie_name.yaml", ErrInvalidValue, "session.cookie.name"},
+		{"bad_cookie_domain.yaml", ErrInvalidValue, "session.cookie.domain"},
+		{"cookie_domain_mismatch.yaml", ErrInvalidValue, "session.cookie.domain"},
+		{"bad_duration.yaml", ErrInvalidValue, "session.idle_timeout: want a duration"},
+		{"negative_timeout.yaml", ErrInvalidValue, "oidc.timeout"},
+		{"max_lifetime_below_idle.yaml", ErrInvalidValue, "session.max_lifetime"},
+		{"bad_cidr.yaml", ErrInvalidValue, `trusted_proxies: "10.0.0.0/33"`},
+		{"redis_without_url.yaml", ErrMissing, "session.redis.url"},
+		{"redis_url_and_addrs.yaml", ErrInvalidValue, "session.redis.url"},
+		{"bad_redis_url.yaml", ErrInvalidValue, "session.redis.url"},
+		{"bad_redis_addr.yaml", ErrInvalidValue, "session.redis.addrs"},
+		{"master_name_without_addrs.yaml", ErrInvalidValue, "session.redis.master_name"},
+		{"bad_store.yaml", ErrInvalidValue, "session.store"},
+		{"bad_logout_mode.yaml", ErrInvalidValue, "oidc.logout"},
+		{"both_secret_and_file.yaml", ErrInvalidValue, "oidc.client_secret_file"},
+		{"missing_secret_file.yaml", ErrInvalidValue, "oidc.client_secret_file: read secret file: open testdata/no_such_secret.txt"},
+		{"duplicate_listen.yaml", ErrInvalidValue, "listen.admin"},
+		{"bad_listen_addr.yaml", ErrInvalidValue, "listen.grpc"},
+		{"bad_log_level.yaml", ErrInvalidValue, "log.level"},
+		{"bad_log_format.yaml", ErrInvalidValue, "log.format"},
+		{"bad_bool.yaml", ErrInvalidValue, "session.cookie.secure: want true or false"},
+		{"duplicate_key.yaml", ErrInvalidValue, "session.store: duplicate key (line 8, first at line 7)"},
+		{"bad_allowed_domain.yaml", ErrInvalidValue, "redirect.allowed_domains"},
+		{"bad_email_domain.yaml", ErrInvalidValue, "policy.email_domains"},
+		{"syntax_error.yaml", ErrInvalidValue, "parse yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			c, err := loadFile(t, tt.file)
+			require.Nil(t, c)
+			require.ErrorIs(t, err, tt.wantErr)
+			require.Contains(t, err.Error(), tt.wantMsg)
+			require.NotContains(t, err.Error(), marker)
+		})
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := loadFile(t, "multi_problem.yaml")
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		"unknown key: oidc.colour (line 8)",
+		"missing: oidc.client_id",
+		"invalid value: oidc.issuer_url",
+		"invalid value: oidc.scopes: must contain openid",
+		"invalid value: oidc.logout",
+		"invalid value: session.cookie.secure",
+		"invalid value: session.max_lifetime",
+		"missing: session.redis.url",
+		"invalid value: listen.grpc",
+		"invalid value: log.level",
+	} {
+		require.Contains(t, msg, want)
+	}
+	require.Len(t, strings.Split(msg, "\n"), 10, msg)
+	for _, sentinel := range []error{ErrUnknownKey, ErrMissing, ErrInvalidValue} {
+		require.ErrorIs(t, err, sentinel)
+	}
+	require.NotContains(t, msg, marker)
+}
+
+func TestLoadValidFull(t *testing.T) {
+	c, err := loadFile(t, "valid_full.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "https://idp.example.com/realms/main", c.OIDC.IssuerURL)
+	require.Equal(t, "client-"+marker, c.OIDC.ClientSecret.Reveal())
+	require.Empty(t, c.OIDC.ClientSecretFile)
+	require.Equal(t, []string{"openid", "email", "groups"}, c.OIDC.Scopes)
+	require.Equal(t, map[string]string{"prompt": "login", "connection": "google-oauth2"}, c.OIDC.ExtraAuthParams)
+	require.Equal(t, "roles", c.OIDC.GroupsClaim)
+	require.Equal(t, "oidc", c.OIDC.Logout)
+	require.Equal(t, 3*time.Second, c.OIDC.Timeout)
+	require.Equal(t, Redis{Addrs: []string{"sentinel-0:26379", "sentinel-1:26379"}, MasterName: "mymaster",
+		Password: Secret("redis-" + marker)}, c.Session.Redis, "CRLF trimmed from the password file")
+	require.Equal(t, Cookie{Name: "_ab", Domain: ".example.com", Secure: true}, c.Session.Cookie)
+	require.Equal(t, 30*time.Minute, c.Session.IdleTimeout)
+	require.Equal(t, 12*time.Hour, c.Session.MaxLifetime)
+	require.Equal(t, 2*time.Minute, c.Session.RefreshAhead)
+	require.Equal(t, 5*time.Minute, c.Session.LoginTimeout)
+	require.Equal(t, Listen{HTTP: "127.0.0.1:8080", GRPC: ":8081", Admin: "0.0.0.0:8082"}, c.Listen)
+	require.Equal(t, []string{"app.example.com", ".example.org"}, c.RedirectDomains())
+	require.Equal(t, []netip.Prefix{
+		netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32"),
+	}, c.TrustedProxyPrefixes)
+	require.Equal(t, Policy{EmailDomains: []string{"example.com"}, Groups: []string{"admins", "staff"}}, c.Policy)
+	require.Equal(t, Log{Level: "debug", Format: "text"}, c.Log)
+	require.NoError(t, c.Validate(), "a loaded Config stays valid")
+}
+
+func TestLoadValidMinimal(t *testing.T) {
+	c, err := loadFile(t, "valid_minimal.yaml")
+	require.NoError(t, err)
+	want := Default()
+	want.OIDC.IssuerURL = "https://idp.example.com"
+	want.OIDC.ClientID = "authbridge"
+	want.OIDC.RedirectURL = "https://auth.example.com/oauth2/callback"
+	want.Session.Redis.URL = "redis://redis:6379/0"
+	want.TrustedProxyPrefixes = c.TrustedProxyPrefixes
+	require.Equal(t, want, c)
+	require.Len(t, c.TrustedProxyPrefixes, 6)
+	require.Equal(t, HostCookieName, c.Session.Cookie.Name)
+	require.Equal(t, []string{"auth.example.com"}, c.RedirectDomains(), "default: the redirect_url host only")
+}
+
+func TestLoadValidAuth0(t *testing.T) {
+	c, err := loadFile(t, "valid_auth0.yaml")
+	require.NoError(t, err)
+	require.Equal(t, "https://tenant.eu.auth0.com/", c.OIDC.IssuerURL, "trailing slash kept")
+	require.Equal(t, "https://api.example.com/", c.OIDC.Audience)
+	require.Equal(t, "https://example.com/groups", c.OIDC.GroupsClaim)
+	require.Equal(t, "auth0", c.OIDC.Logout)
+	require.Equal(t, "memory", c.Session.Store)
+	require.Equal(t, PlainCookieName, c.Session.Cookie.Name, "a cookie domain switches to the plain name")
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	_, err := Load(filepath.Join("testdata", "absent.yaml"), []string{})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "testdata/absent.yaml")
+
+	_, err = Load(filepath.Join(t.TempDir(), "empty.yaml"), []string{})
+	require.Error(t, err, "a named file must exist")
+}
+
+func TestLoadEmptyAndMultiDocumentFiles(t *testing.T) {
+	env := []string{
+		"AUTHBRIDGE_OIDC_ISSUER_URL=https://idp.example.com", "AUTHBRIDGE_OIDC_CLIENT_ID=x",
+		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://a.example.com/cb", "AUTHBRIDGE_SESSION_STORE=memory",
+	}
+	tests := []struct {
+		name, yaml string
+		wantErr    string
+	}{
+		{"empty", "", ""},
+		{"comments only", "# nothing\n", ""},
+		{"null sections", "oidc:\nsession:\n  cookie:\n", ""},
+		{"two documents", "log:\n  level: info\n---\nlog:\n  level: debug\n", "exactly one YAML document"},
+		{"top level list", "- a\n- b\n", "top level: want a mapping"},
+		{"section is scalar", "session: memory\n", "session: want a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, "c.yaml", tt.yaml)
+			c, err := Load(path, env)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				require.Equal(t, "info", c.Log.Level)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidValue)
+			require.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestValidateIsPure(t *testing.T) {
+	c := Default()
+	err := c.Validate()
+	require.Error(t, err)
+	for _, key := range []string{"oidc.issuer_url", "oidc.client_id", "oidc.redirect_url", "session.redis.url"} {
+		require.Contains(t, err.Error(), key)
+	}
+	require.True(t, errors.Is(err, ErrMissing))
+
+	c.OIDC.IssuerURL = "http://localhost:5556"
+	c.OIDC.ClientID = "x"
+	c.OIDC.RedirectURL = "http://localhost:4180/oauth2/callback"
+	c.Session.Store = "memory"
+	c.OIDC.ClientSecretFile = "/nonexistent/secret" // Validate must not read it
+	require.NoError(t, c.Validate())
+}

@@ -1,0 +1,40 @@
+package config
+
+// keyDocs holds the one-line help of every key for Reference; a test keeps it in step with Config.
+func keyDocs() map[string]string {
+	return map[string]string{
+		"oidc.issuer_url":             "provider issuer URL, compared exactly with the ID token's iss (required)",
+		"oidc.client_id":              "client ID at the provider (required)",
+		"oidc.client_secret":          "client secret; empty for a public client",
+		"oidc.client_secret_file":     "file holding the client secret, trailing newline trimmed",
+		"oidc.redirect_url":           "absolute callback URL registered at the provider, e.g. https://auth.example.com/oauth2/callback (required)",
+		"oidc.scopes":                 "scopes requested at login; must contain openid",
+		"oidc.audience":               "Auth0 API identifier sent as audience, for a JWT access token",
+		"oidc.extra_auth_params":      "extra authorization URL parameters, e.g. prompt=login",
+		"oidc.groups_claim":           "ID token claim holding the user's groups",
+		"oidc.logout":                 "provider logout: auto, oidc, auth0 or none",
+		"oidc.timeout":                "timeout of each call to the provider",
+		"session.store":               "session store: redis or memory (single replica)",
+		"session.redis.url":           "redis:// or rediss:// URL of a single Redis (store redis needs it or addrs)",
+		"session.redis.addrs":         "host:port seeds of a Redis Cluster, or Sentinels with master_name",
+		"session.redis.master_name":   "Sentinel master name",
+		"session.redis.password":      "Redis password",
+		"session.redis.password_file": "file holding the Redis password, trailing newline trimmed",
+		"session.cookie.name":         "session cookie name",
+		"session.cookie.domain":       "cookie domain shared with subdomains, e.g. example.com; default host-only",
+		"session.cookie.secure":       "Secure cookie attribute; false only for plain-http local testing",
+		"session.idle_timeout":        "a session unused this long ends",
+		"session.max_lifetime":        "a session ends this long after login; at least idle_timeout",
+		"session.refresh_ahead":       "refresh an access token this long before it expires",
+		"session.login_timeout":       "how long a started login stays valid",
+		"listen.http":                 "forward-auth and /oauth2/* listener",
+		"listen.grpc":                 "Envoy ext_authz gRPC listener",
+		"listen.admin":                "/metrics, /healthz, /readyz listener",
+		"redirect.allowed_domains":    "hosts allowed after login: example.com exact, .example.com with subdomains; default the redirect_url host",
+		"trusted_proxies":             "CIDRs or IPs whose X-Forwarded-* headers are trusted",
+		"policy.email_domains":        "if set, the email must end in @ one of these domains",
+		"policy.groups":               "if set, the session needs at least one of these groups",
+		"log.level":                   "debug, info, warn or error",
+		"log.format":                  "json or text",
+	}
+}

@@ -1,0 +1,198 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Validate checks every rule of the contract without any I/O (it neither reads secret files nor reaches
+// Redis or the provider) and reports every problem at once, joined with errors.Join; nil means valid.
+// Each problem wraps ErrMissing or ErrInvalidValue and names its key.
+func (c *Config) Validate() error { return errors.Join(c.validate()...) }
+
+// problems collects the errors of one Validate run.
+type problems []error
+
+func (p *problems) missing(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%w: %s: %s", ErrMissing, key, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) invalid(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%w: %s: %s", ErrInvalidValue, key, fmt.Sprintf(format, args...)))
+}
+
+// oneOf reports key unless v is one of allowed.
+func (p *problems) oneOf(key, v string, allowed ...string) {
+	if !slices.Contains(allowed, v) {
+		p.invalid(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+func (c *Config) validate() []error {
+	var p problems
+	c.validateOIDC(&p)
+	c.validateSession(&p)
+	c.validateListen(&p)
+	for _, d := range c.Redirect.AllowedDomains {
+		if !isDomain(strings.TrimPrefix(d, ".")) {
+			p.invalid("redirect.allowed_domains", "%q is not a domain; write example.com for that host, .example.com to add its subdomains", d)
+		}
+	}
+	for _, s := range c.TrustedProxies {
+		if _, err := parseProxy(s); err != nil {
+			p.invalid("trusted_proxies", "%v", err)
+		}
+	}
+	for _, d := range c.Policy.EmailDomains {
+		if !isDomain(d) {
+			p.invalid("policy.email_domains", "%q is not a domain; write example.com, without @", d)
+		}
+	}
+	for _, g := range c.Policy.Groups {
+		if strings.TrimSpace(g) == "" {
+			p.invalid("policy.groups", "empty group name")
+		}
+	}
+	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	p.oneOf("log.format", c.Log.Format, "json", "text")
+	for _, sf := range c.secretFiles() {
+		if *sf.value != "" && *sf.path != "" {
+			p.invalid(sf.key, "both %s and %s are set; set one", sf.key, sf.fileKey)
+		}
+	}
+	return p
+}
+
+func (c *Config) validateOIDC(p *problems) {
+	o := &c.OIDC
+	if o.IssuerURL == "" {
+		p.missing("oidc.issuer_url", "required, e.g. https://tenant.auth0.com/")
+	} else if msg := checkIssuer(o.IssuerURL); msg != "" {
+		p.invalid("oidc.issuer_url", "%q %s", o.IssuerURL, msg)
+	}
+	if o.ClientID == "" {
+		p.missing("oidc.client_id", "required")
+	}
+	if o.RedirectURL == "" {
+		p.missing("oidc.redirect_url", "required, e.g. https://auth.example.com/oauth2/callback")
+	} else if msg := checkRedirectURL(o.RedirectURL); msg != "" {
+		p.invalid("oidc.redirect_url", "%q %s", o.RedirectURL, msg)
+	}
+	for _, s := range o.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			p.invalid("oidc.scopes", "%q is not a scope name", s)
+		}
+	}
+	if !slices.Contains(o.Scopes, "openid") {
+		p.invalid("oidc.scopes", "must contain openid")
+	}
+	for k := range o.ExtraAuthParams {
+		switch lk := strings.ToLower(strings.TrimSpace(k)); {
+		case lk == "":
+			p.invalid("oidc.extra_auth_params", "empty parameter name")
+		case isReservedAuthParam(lk):
+			p.invalid("oidc.extra_auth_params", "%q is set by authbridge itself and cannot be overridden", k)
+		case lk == "audience" && o.Audience != "":
+			p.invalid("oidc.extra_auth_params", "audience is already set by oidc.audience")
+		}
+	}
+	if o.GroupsClaim == "" {
+		p.missing("oidc.groups_claim", "required (default groups)")
+	}
+	p.oneOf("oidc.logout", o.Logout, "auto", "oidc", "auth0", "none")
+	if o.Timeout <= 0 {
+		p.invalid("oidc.timeout", "%s must be positive", fmtDuration(o.Timeout))
+	}
+}
+
+func (c *Config) validateSession(p *problems) {
+	s := &c.Session
+	p.oneOf("session.store", s.Store, "redis", "memory")
+	r := &s.Redis
+	if s.Store == "redis" {
+		switch {
+		case r.URL == "" && len(r.Addrs) == 0:
+			p.missing("session.redis.url", "required when session.store is redis (or set session.redis.addrs)")
+		case r.URL != "" && len(r.Addrs) > 0:
+			p.invalid("session.redis.url", "set session.redis.url or session.redis.addrs, not both")
+		}
+	}
+	if r.URL != "" {
+		if msg := checkRedisURL(r.URL); msg != "" {
+			p.invalid("session.redis.url", "%s", msg)
+		}
+	}
+	for _, a := range r.Addrs {
+		if err := checkHostPort(a, false); err != nil {
+			p.invalid("session.redis.addrs", "%q %v", a, err)
+		}
+	}
+	if r.MasterName != "" && len(r.Addrs) == 0 {
+		p.invalid("session.redis.master_name", "needs session.redis.addrs (the Sentinel addresses)")
+	}
+	c.validateCookie(p)
+	if s.IdleTimeout <= 0 {
+		p.invalid("session.idle_timeout", "%s must be positive", fmtDuration(s.IdleTimeout))
+	}
+	if s.MaxLifetime <= 0 {
+		p.invalid("session.max_lifetime", "%s must be positive", fmtDuration(s.MaxLifetime))
+	} else if s.MaxLifetime < s.IdleTimeout {
+		p.invalid("session.max_lifetime", "%s is shorter than session.idle_timeout %s", fmtDuration(s.MaxLifetime), fmtDuration(s.IdleTimeout))
+	}
+	if s.RefreshAhead < 0 {
+		p.invalid("session.refresh_ahead", "%s must not be negative", fmtDuration(s.RefreshAhead))
+	}
+	if s.LoginTimeout <= 0 {
+		p.invalid("session.login_timeout", "%s must be positive", fmtDuration(s.LoginTimeout))
+	}
+}
+
+func (c *Config) validateCookie(p *problems) {
+	ck := &c.Session.Cookie
+	switch {
+	case ck.Name == "":
+		p.missing("session.cookie.name", "required")
+	case !isCookieToken(ck.Name):
+		p.invalid("session.cookie.name", "%q is not a valid cookie name", ck.Name)
+	case hasPrefixFold(ck.Name, "__Host-") && ck.Domain != "":
+		p.invalid("session.cookie.name", "%q: a __Host- cookie cannot have session.cookie.domain; choose another name", ck.Name)
+	case hasPrefixFold(ck.Name, "__Host-") && !ck.Secure:
+		p.invalid("session.cookie.name", "%q: a __Host- cookie needs session.cookie.secure true", ck.Name)
+	case hasPrefixFold(ck.Name, "__Secure-") && !ck.Secure:
+		p.invalid("session.cookie.name", "%q: a __Secure- cookie needs session.cookie.secure true", ck.Name)
+	}
+	if ck.Domain == "" {
+		return
+	}
+	d := strings.ToLower(strings.TrimPrefix(ck.Domain, "."))
+	if !isDomain(d) {
+		p.invalid("session.cookie.domain", "%q is not a domain name such as example.com", ck.Domain)
+		return
+	}
+	// The callback sets the cookie, and a browser drops a cookie whose Domain does not cover the host.
+	if u, err := url.Parse(c.OIDC.RedirectURL); err == nil && u.Hostname() != "" {
+		if h := strings.ToLower(u.Hostname()); h != d && !strings.HasSuffix(h, "."+d) {
+			p.invalid("session.cookie.domain", "%q does not cover the host %q of oidc.redirect_url", ck.Domain, h)
+		}
+	}
+}
+
+func (c *Config) validateListen(p *problems) {
+	addrs := []struct{ key, addr string }{
+		{"listen.http", c.Listen.HTTP}, {"listen.grpc", c.Listen.GRPC}, {"listen.admin", c.Listen.Admin},
+	}
+	for i, a := range addrs {
+		if err := checkHostPort(a.addr, true); err != nil {
+			p.invalid(a.key, "%q %v", a.addr, err)
+			continue
+		}
+		for _, b := range addrs[:i] {
+			if listenConflict(a.addr, b.addr) {
+				p.invalid(a.key, "%q conflicts with %s %q; the three listeners need distinct addresses", a.addr, b.key, b.addr)
+			}
+		}
+	}
+}

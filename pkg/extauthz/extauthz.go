@@ -1,0 +1,228 @@
+// Package extauthz is the Envoy ext_authz v3 gRPC front: CheckRequest in, authz.Decision out as a
+// CheckResponse.
+package extauthz
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+
+	"github.com/authbridge/authbridge/pkg/authz"
+)
+
+// Server answers envoy.service.auth.v3.Authorization/Check. Every outcome, including a malformed
+// request and an engine that cannot decide, is a CheckResponse that denies: a gRPC error would let
+// Envoy's failure_mode_allow turn it into an allow.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+	engine *authz.Engine
+	log    *slog.Logger
+}
+
+var _ authv3.AuthorizationServer = (*Server)(nil)
+
+// New returns a Server that asks engine. log may be nil.
+func New(engine *authz.Engine, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{engine: engine, log: log}
+}
+
+// Check decides one request Envoy asks about.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	in, ok := toRequest(req)
+	if !ok {
+		s.log.Warn("malformed CheckRequest: no http request attributes")
+		return denied(codes.InvalidArgument, http.StatusBadRequest, nil, "Bad Request\n"), nil
+	}
+	d, err := s.engine.Decide(ctx, &in.Request)
+	if err != nil {
+		return denied(codes.Unavailable, http.StatusServiceUnavailable,
+			[]*corev3.HeaderValueOption{header("cache-control", "no-store", overwrite)},
+			"authentication is temporarily unavailable\n"), nil
+	}
+	return s.render(in, d), nil
+}
+
+// incoming is the engine's request plus what the renderer needs from the original headers.
+type incoming struct {
+	authz.Request
+	headers func(yield func(k, v string) bool) // the original headers, lower-case keys
+}
+
+// toRequest adapts Envoy's attributes. Envoy lower-cases header keys, sends the request target with its
+// query in path, and merges repeated headers (cookies with "; ").
+func toRequest(req *authv3.CheckRequest) (*incoming, bool) {
+	h := req.GetAttributes().GetRequest().GetHttp()
+	if h == nil {
+		return nil, false
+	}
+	in := &incoming{headers: headersOf(h)}
+	get := func(k string) string {
+		if v, ok := h.GetHeaders()[k]; ok {
+			return v
+		}
+		for _, hv := range h.GetHeaderMap().GetHeaders() {
+			if hv.GetKey() == k {
+				if hv.GetValue() != "" {
+					return hv.GetValue()
+				}
+				return string(hv.GetRawValue())
+			}
+		}
+		return ""
+	}
+	in.Front = authz.FrontExtAuthz
+	in.Method = h.GetMethod()
+	if in.Method == "" {
+		in.Method = get(":method")
+	}
+	in.Host = h.GetHost()
+	if in.Host == "" {
+		in.Host = get(":authority")
+	}
+	in.URI = h.GetPath()
+	if in.URI == "" {
+		in.URI = get(":path")
+	}
+	// Envoy sets x-forwarded-proto itself (trusting it only from trusted hops); it reflects a TLS
+	// terminator in front of Envoy, which the scheme attribute does not.
+	in.Scheme = get("x-forwarded-proto")
+	if in.Scheme == "" {
+		in.Scheme = h.GetScheme()
+	}
+	in.Accept = get("accept")
+	in.FetchMode = get("sec-fetch-mode")
+	in.Cookie = get("cookie")
+	if in.Method == "" || in.Host == "" || !strings.HasPrefix(in.URI, "/") {
+		return nil, false
+	}
+	return in, true
+}
+
+func headersOf(h *authv3.AttributeContext_HttpRequest) func(yield func(k, v string) bool) {
+	return func(yield func(k, v string) bool) {
+		for k, v := range h.GetHeaders() {
+			if !yield(k, v) {
+				return
+			}
+		}
+		for _, hv := range h.GetHeaderMap().GetHeaders() {
+			v := hv.GetValue()
+			if v == "" {
+				v = string(hv.GetRawValue())
+			}
+			if !yield(hv.GetKey(), v) {
+				return
+			}
+		}
+	}
+}
+
+// render turns a decision into Envoy's answer.
+func (s *Server) render(in *incoming, d *authz.Decision) *authv3.CheckResponse {
+	if d.Outcome == authz.Allow {
+		return s.allowed(in, d)
+	}
+	var hs []*corev3.HeaderValueOption
+	if d.Location != "" {
+		hs = append(hs, header("location", d.Location, overwrite))
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Header)) {
+		for _, v := range d.Header[k] {
+			hs = append(hs, header(strings.ToLower(k), v, overwrite))
+		}
+	}
+	for _, c := range d.Cookies {
+		// Several Set-Cookie headers must be appended, not overwrite each other.
+		hs = append(hs, header("set-cookie", c.String(), appendHeader))
+	}
+	code := codes.PermissionDenied
+	if d.Status == http.StatusUnauthorized || d.Outcome == authz.Redirect {
+		code = codes.Unauthenticated
+	}
+	return denied(code, d.Status, hs, d.Body)
+}
+
+// allowed sets the identity headers (overwriting the client's), removes the client's copies in other
+// spellings, and keeps authbridge's cookies from the upstream.
+func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse {
+	ok := &authv3.OkHttpResponse{Headers: make([]*corev3.HeaderValueOption, 0, len(d.Upstream)+1)}
+	for _, k := range slices.Sorted(maps.Keys(d.Upstream)) {
+		ok.Headers = append(ok.Headers, header(strings.ToLower(k), d.Upstream.Get(k), overwrite))
+	}
+	for k := range in.headers {
+		switch k {
+		case "authorization", "x-auth-request-user", "x-auth-request-email":
+			// overwritten above
+		default:
+			if authz.IsIdentityHeader(k) {
+				ok.HeadersToRemove = append(ok.HeadersToRemove, k)
+			}
+		}
+	}
+	if in.Cookie != "" {
+		if kept, changed := s.stripCookies(in.Cookie); changed {
+			if kept == "" {
+				ok.HeadersToRemove = append(ok.HeadersToRemove, "cookie")
+			} else {
+				ok.Headers = append(ok.Headers, header("cookie", kept, overwrite))
+			}
+		}
+	}
+	slices.Sort(ok.HeadersToRemove) // stable answers for the same request
+	return &authv3.CheckResponse{
+		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
+		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
+	}
+}
+
+// stripCookies removes authbridge's cookies from a Cookie header value.
+func (s *Server) stripCookies(cookie string) (string, bool) {
+	var kept []string
+	changed := false
+	for _, part := range strings.Split(cookie, ";") {
+		p := strings.TrimSpace(part)
+		if p == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(p, "=")
+		if s.engine.OwnsCookie(name) {
+			changed = true
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, "; "), changed
+}
+
+const (
+	overwrite    = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+	appendHeader = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
+)
+
+func header(k, v string, action corev3.HeaderValueOption_HeaderAppendAction) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: k, Value: v}, AppendAction: action}
+}
+
+func denied(code codes.Code, status int, hs []*corev3.HeaderValueOption, body string) *authv3.CheckResponse {
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(code), Message: strconv.Itoa(status)},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
+			Headers: hs,
+			Body:    body,
+		}},
+	}
+}

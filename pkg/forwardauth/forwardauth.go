@@ -1,0 +1,190 @@
+// Package forwardauth is the HTTP front: Traefik/Caddy forward-auth (/auth), nginx auth_request
+// (/oauth2/auth), and the browser-facing /oauth2/start, /oauth2/callback and /oauth2/sign_out.
+package forwardauth
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/authbridge/authbridge/pkg/authz"
+)
+
+// Paths the handler serves.
+const (
+	PathAuth      = "/auth"
+	PathNginxAuth = "/oauth2/auth"
+)
+
+// Options configure a Handler.
+type Options struct {
+	// TrustedProxies are the peers whose X-Forwarded-* and X-Original-* headers are believed. From any
+	// other peer those headers are ignored and the request is taken as it arrived.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
+}
+
+// Handler serves the HTTP front.
+type Handler struct {
+	engine  *authz.Engine
+	trusted []netip.Prefix
+	log     *slog.Logger
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler that asks engine.
+func New(engine *authz.Engine, o Options) *Handler {
+	h := &Handler{engine: engine, trusted: o.TrustedProxies, log: o.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	return h
+}
+
+// ServeHTTP routes by path; anything else is 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case PathAuth:
+		h.serve(w, r, h.forwarded(r, authz.FrontForwardAuth), false)
+	case PathNginxAuth:
+		req := h.forwarded(r, authz.FrontNginx)
+		req.NoRedirect = true
+		h.serve(w, r, req, true)
+	case authz.PathStart, authz.PathCallback, authz.PathSignOut:
+		h.serve(w, r, h.direct(r), false)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Request, nginx bool) {
+	d, err := h.engine.Decide(r.Context(), req)
+	if err != nil {
+		// Fail closed, and leave every cookie alone: the session may be fine once the store is back.
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "authentication is temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	render(w, d, nginx)
+}
+
+// render writes a decision. nginx's auth_request understands only 2xx, 401 and 403, so in nginx mode a
+// redirect becomes 401 (nginx's error_page sends the browser to /oauth2/start) and other denials 401.
+func render(w http.ResponseWriter, d *authz.Decision, nginx bool) {
+	hdr := w.Header()
+	for _, c := range d.Cookies {
+		hdr.Add("Set-Cookie", c.String())
+	}
+	switch d.Outcome {
+	case authz.Allow:
+		// Every identity header is sent, even empty, so a proxy that copies only present headers
+		// cannot let the client's own copy through.
+		for _, k := range authz.IdentityHeaders() {
+			hdr[k] = []string{d.Upstream.Get(k)}
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	case authz.Redirect:
+		if nginx {
+			hdr.Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		for k, vs := range d.Header {
+			hdr[k] = vs
+		}
+		hdr.Set("Location", d.Location)
+		w.WriteHeader(d.Status)
+		return
+	}
+	for k, vs := range d.Header {
+		hdr[k] = vs
+	}
+	status := d.Status
+	if nginx && status != http.StatusUnauthorized && status != http.StatusForbidden {
+		status = http.StatusUnauthorized
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(d.Body))
+}
+
+// trustedPeer reports whether the connection comes from a configured proxy.
+func (h *Handler) trustedPeer(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range h.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwarded builds the engine request for a forward-auth subrequest: the client's request is described
+// by X-Forwarded-Method/Proto/Host/Uri (Traefik, Caddy) or X-Original-URL/-Method (nginx), believed only
+// from a trusted proxy.
+func (h *Handler) forwarded(r *http.Request, front string) *authz.Request {
+	req := h.direct(r)
+	req.Front = front
+	if !h.trustedPeer(r) {
+		return req
+	}
+	if v := r.Header.Get("X-Original-Url"); v != "" {
+		if u, err := url.Parse(v); err == nil && u.Host != "" {
+			req.Scheme, req.Host, req.URI = u.Scheme, u.Host, u.RequestURI()
+		}
+	}
+	if v := r.Header.Get("X-Original-Method"); v != "" {
+		req.Method = v
+	}
+	if v := r.Header.Get("X-Forwarded-Method"); v != "" {
+		req.Method = v
+	}
+	if v := r.Header.Get("X-Forwarded-Uri"); v != "" {
+		req.URI = v
+	}
+	if !strings.HasPrefix(req.URI, "/") {
+		req.URI = "/" + req.URI
+	}
+	req.Method = strings.ToUpper(req.Method)
+	return req
+}
+
+// direct builds the engine request for a request the browser sent to authbridge itself (through a
+// proxy that may say which scheme and host the browser used).
+func (h *Handler) direct(r *http.Request) *authz.Request {
+	req := &authz.Request{
+		Front:     authz.FrontHTTP,
+		Method:    r.Method,
+		Scheme:    "http",
+		Host:      r.Host,
+		URI:       r.URL.RequestURI(),
+		Accept:    r.Header.Get("Accept"),
+		FetchMode: r.Header.Get("Sec-Fetch-Mode"),
+		Cookie:    strings.Join(r.Header.Values("Cookie"), "; "),
+	}
+	if r.TLS != nil {
+		req.Scheme = "https"
+	}
+	if h.trustedPeer(r) {
+		if v := firstValue(r.Header.Get("X-Forwarded-Proto")); v == "http" || v == "https" {
+			req.Scheme = v
+		}
+		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
+			req.Host = v
+		}
+	}
+	return req
+}
+
+// firstValue returns the first of a comma-separated list, which is what the nearest proxy saw.
+func firstValue(v string) string {
+	v, _, _ = strings.Cut(v, ",")
+	return strings.TrimSpace(v)
+}

@@ -1,0 +1,252 @@
+// Package login holds the conversation with the OIDC provider (Auth0 first): the authorize URL with PKCE,
+// the code exchange and ID-token check, refresh, and the logout URL.
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// ErrInvalidGrant means the provider refused a refresh token for good (expired, revoked or reused):
+// the session cannot be continued and the user must log in again.
+var ErrInvalidGrant = errors.New("login: invalid grant")
+
+// ErrInvalidToken means an ID token failed verification (signature, iss, aud, azp, exp or nonce).
+var ErrInvalidToken = errors.New("login: invalid id token")
+
+// LogoutMode selects how the browser is sent to the provider at sign-out.
+type LogoutMode string
+
+// Logout modes: auto picks OIDC when discovery names an end_session_endpoint, else Auth0's /v2/logout
+// for an auth0.com issuer, else none.
+const (
+	LogoutAuto  LogoutMode = "auto"
+	LogoutOIDC  LogoutMode = "oidc"
+	LogoutAuth0 LogoutMode = "auth0"
+	LogoutNone  LogoutMode = "none"
+)
+
+// Config is what login needs to talk to one provider.
+type Config struct {
+	IssuerURL       string            // exactly as the provider names itself (Auth0: with trailing slash)
+	ClientID        string            // the application's client id
+	ClientSecret    string            // empty for a public client
+	RedirectURL     string            // absolute callback URL registered at the provider
+	Scopes          []string          // must include openid; offline_access asks for a refresh token
+	Audience        string            // Auth0 API identifier: makes the access token a JWT for that API
+	ExtraAuthParams map[string]string // added to the authorize URL as they are
+	GroupsClaim     string            // ID-token claim holding the user's groups; default "groups"
+	Logout          LogoutMode        // default auto
+	Timeout         time.Duration     // per call to the provider; default 5s
+	Now             func() time.Time  // default time.Now
+}
+
+// Provider talks to one OIDC provider. It is built once at start-up and is safe for concurrent use.
+type Provider struct {
+	cfg        Config
+	oauth      oauth2.Config
+	verifier   *oidc.IDTokenVerifier
+	client     *http.Client
+	authOpts   []oauth2.AuthCodeOption
+	endSession string // OIDC end_session_endpoint, empty if not advertised
+	logout     LogoutMode
+	discovery  string // discovery document URL, fetched by Ping
+}
+
+// New discovers the provider at cfg.IssuerURL and returns a Provider for it. client may be nil for a
+// default client with cfg.Timeout.
+func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.GroupsClaim == "" {
+		cfg.GroupsClaim = "groups"
+	}
+	if client == nil {
+		client = &http.Client{Timeout: cfg.Timeout}
+	}
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.Timeout)
+	defer cancel()
+	op, err := oidc.NewProvider(dctx, cfg.IssuerURL)
+	if err != nil {
+		return nil, fmt.Errorf("discover provider %s: %w", cfg.IssuerURL, err)
+	}
+	var extra struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := op.Claims(&extra); err != nil {
+		return nil, fmt.Errorf("read discovery document: %w", err)
+	}
+	p := &Provider{
+		cfg:    cfg,
+		client: client,
+		oauth: oauth2.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			RedirectURL:  cfg.RedirectURL,
+			Endpoint:     op.Endpoint(),
+			Scopes:       cfg.Scopes,
+		},
+		// The key set fetches JWKS with our client (timeouts) and caches keys across requests.
+		verifier:   op.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now}),
+		endSession: extra.EndSession,
+		discovery:  strings.TrimSuffix(cfg.IssuerURL, "/") + "/.well-known/openid-configuration",
+	}
+	if cfg.Audience != "" {
+		p.authOpts = append(p.authOpts, oauth2.SetAuthURLParam("audience", cfg.Audience))
+	}
+	for k, v := range cfg.ExtraAuthParams {
+		p.authOpts = append(p.authOpts, oauth2.SetAuthURLParam(k, v))
+	}
+	p.logout = p.resolveLogout(cfg.Logout)
+	return p, nil
+}
+
+func (p *Provider) resolveLogout(m LogoutMode) LogoutMode {
+	switch m {
+	case LogoutOIDC, LogoutAuth0, LogoutNone:
+		return m
+	}
+	if p.endSession != "" {
+		return LogoutOIDC
+	}
+	if u, err := url.Parse(p.cfg.IssuerURL); err == nil && strings.HasSuffix(u.Hostname(), ".auth0.com") {
+		return LogoutAuth0
+	}
+	return LogoutNone
+}
+
+// Attempt is one login being started: the secrets the callback needs and the URL to send the browser to.
+type Attempt struct {
+	State    string // OAuth state: names the pending login
+	Nonce    string // expected back in the ID token
+	Verifier string // PKCE code verifier; only its S256 challenge leaves the server
+	URL      string // the provider's authorize URL
+}
+
+// Start returns a fresh Attempt with random state, nonce and PKCE verifier.
+func (p *Provider) Start() (*Attempt, error) {
+	state, err := Random()
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := Random()
+	if err != nil {
+		return nil, err
+	}
+	a := &Attempt{State: state, Nonce: nonce, Verifier: oauth2.GenerateVerifier()}
+	opts := make([]oauth2.AuthCodeOption, 0, len(p.authOpts)+2)
+	opts = append(opts, p.authOpts...)
+	opts = append(opts, oauth2.S256ChallengeOption(a.Verifier), oidc.Nonce(a.Nonce))
+	a.URL = p.oauth.AuthCodeURL(a.State, opts...)
+	return a, nil
+}
+
+// Random returns 256 random bits, base64url-encoded.
+func Random() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Claims is what authbridge keeps from the ID token.
+type Claims struct {
+	Subject string
+	Email   string
+	Groups  []string
+	SID     string
+}
+
+// Tokens is the outcome of a code exchange or a refresh.
+type Tokens struct {
+	AccessToken  string
+	RefreshToken string // empty if the provider sent none (on refresh: keep the old one)
+	IDToken      string // empty if the provider sent none (possible on refresh)
+	Expiry       time.Time
+	Claims       *Claims // from the verified ID token; nil when there was none
+}
+
+// Exchange trades an authorization code for tokens with the PKCE verifier, and verifies the ID token:
+// signature (JWKS), iss, aud, exp, azp and the nonce of this login.
+func (p *Provider) Exchange(ctx context.Context, code, verifier, nonce string) (*Tokens, error) {
+	ctx, cancel := p.callContext(ctx)
+	defer cancel()
+	tok, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, fmt.Errorf("exchange code: %w", classify(err))
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, fmt.Errorf("exchange code: %w: no id_token in response", ErrInvalidToken)
+	}
+	claims, err := p.verify(ctx, raw, nonce)
+	if err != nil {
+		return nil, err
+	}
+	return p.tokens(tok, raw, claims), nil
+}
+
+// Refresh uses a refresh token. ErrInvalidGrant means the session is over; any other error is transient.
+func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
+	ctx, cancel := p.callContext(ctx)
+	defer cancel()
+	// A TokenSource with an expired token forces exactly one refresh call.
+	tok, err := p.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}).Token()
+	if err != nil {
+		return nil, fmt.Errorf("refresh token: %w", classify(err))
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	var claims *Claims
+	if raw != "" {
+		if claims, err = p.verify(ctx, raw, ""); err != nil {
+			return nil, err
+		}
+	}
+	t := p.tokens(tok, raw, claims)
+	if t.RefreshToken == refreshToken {
+		t.RefreshToken = "" // the oauth2 package echoes the old token when no new one came
+	}
+	return t, nil
+}
+
+func (p *Provider) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.client)
+	return context.WithTimeout(ctx, p.cfg.Timeout)
+}
+
+func (p *Provider) tokens(tok *oauth2.Token, idToken string, c *Claims) *Tokens {
+	t := &Tokens{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: idToken, Claims: c}
+	// Expiry comes from expires_in on our clock (the oauth2 package would use the wall clock), else
+	// from the JWT's exp, else stays unknown.
+	switch {
+	case tok.ExpiresIn > 0:
+		t.Expiry = p.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	default:
+		t.Expiry = jwtExpiry(tok.AccessToken)
+	}
+	return t
+}
+
+// classify maps the provider's invalid_grant to ErrInvalidGrant and leaves everything else transient.
+func classify(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
+		return ErrInvalidGrant
+	}
+	return err
+}

@@ -1,0 +1,126 @@
+package session
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// errCorrupt is returned when a record cannot be decoded; callers treat it like a missing session.
+var errCorrupt = errors.New("session: corrupt record")
+
+// codecVersion leads every encoded session so the format can change without misreading old records.
+const codecVersion = 1
+
+// maxGroups bounds the groups decoded from one record, so a corrupt length cannot allocate without limit.
+const maxGroups = 4096
+
+// marshal encodes s in a compact binary form: a version byte, then length-prefixed strings and
+// varint times. It is cheaper than JSON on the hot path and has no field names to leak.
+func marshal(s *Session) []byte {
+	n := 1 + 5*binary.MaxVarintLen64 + len(s.Subject) + len(s.Email) + len(s.SID) +
+		len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) + 3*binary.MaxVarintLen64
+	for _, g := range s.Groups {
+		n += binary.MaxVarintLen64 + len(g)
+	}
+	b := make([]byte, 0, n+binary.MaxVarintLen64*8)
+	b = append(b, codecVersion)
+	for _, f := range [...]string{s.Subject, s.Email, s.SID, s.AccessToken, s.RefreshToken, s.IDToken} {
+		b = appendString(b, f)
+	}
+	b = binary.AppendVarint(b, unixNano(s.Expiry))
+	b = binary.AppendVarint(b, unixNano(s.CreatedAt))
+	b = binary.AppendVarint(b, unixNano(s.Touched))
+	b = binary.AppendUvarint(b, uint64(len(s.Groups)))
+	for _, g := range s.Groups {
+		b = appendString(b, g)
+	}
+	return b
+}
+
+// unmarshal decodes a record written by marshal.
+func unmarshal(b []byte) (*Session, error) {
+	if len(b) == 0 || b[0] != codecVersion {
+		return nil, errCorrupt
+	}
+	d := decoder{b: b[1:]}
+	s := &Session{}
+	for _, f := range [...]*string{&s.Subject, &s.Email, &s.SID, &s.AccessToken, &s.RefreshToken, &s.IDToken} {
+		*f = d.string()
+	}
+	s.Expiry = fromUnixNano(d.varint())
+	s.CreatedAt = fromUnixNano(d.varint())
+	s.Touched = fromUnixNano(d.varint())
+	if n := d.uvarint(); n > 0 {
+		if n > maxGroups {
+			return nil, errCorrupt
+		}
+		s.Groups = make([]string, n)
+		for i := range s.Groups {
+			s.Groups[i] = d.string()
+		}
+	}
+	if d.bad || len(d.b) != 0 {
+		return nil, errCorrupt
+	}
+	return s, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// decoder reads what marshal wrote; after the first error every read returns a zero value and bad stays set.
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad = true
+		d.b = nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

@@ -1,0 +1,45 @@
+// Package session keeps logged-in browser sessions: the ticket in the cookie, the sealed record in a Store.
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by Store.Get and Store.Take when the key is absent or expired.
+var ErrNotFound = errors.New("session: not found")
+
+// Store keeps opaque, already-sealed records by key. Implementations expire entries themselves: every
+// write carries a TTL. Keys are chosen by the caller (Sessions adds its own prefixes); an implementation
+// may add a global prefix of its own.
+//
+// The Store sees only ciphertext and hashed keys, so encryption lives once, in Sessions, not in every
+// implementation, and the conformance suite in sessiontest can prove that no plaintext reaches it.
+type Store interface {
+	// Get returns the record under key, or ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Put writes the record under key with the given TTL (which must be positive), replacing any.
+	Put(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	// Take returns the record under key and deletes it atomically: of two concurrent Takes of one key,
+	// exactly one gets the record and the other ErrNotFound.
+	Take(ctx context.Context, key string) ([]byte, error)
+	// Delete removes the record under key; deleting an absent key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+}
+
+// Session is what authbridge knows about one logged-in browser. It never leaves the server unsealed.
+type Session struct {
+	Subject      string    // the ID token's sub
+	Email        string    // the ID token's email, may be empty
+	Groups       []string  // the configured groups claim, may be empty
+	SID          string    // the ID token's sid (for back-channel logout), may be empty
+	AccessToken  string    // sent upstream as the bearer token
+	RefreshToken string    // may be empty when the provider issued none
+	IDToken      string    // raw ID token, kept for id_token_hint at logout
+	Expiry       time.Time // when AccessToken expires; zero if unknown
+	CreatedAt    time.Time // login time; bounds the absolute lifetime
+	Touched      time.Time // last time the record was written; the store TTL runs from here
+}

@@ -1,0 +1,165 @@
+package session
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Key prefixes inside a Store: sealed sessions and pending logins never share a key space.
+const (
+	sessionPrefix = "s:"
+	pendingPrefix = "p:"
+)
+
+// Sessions seals sessions with their ticket's key and keeps them in a Store. It is safe for
+// concurrent use.
+type Sessions struct {
+	store Store
+}
+
+// NewSessions returns Sessions kept in store.
+func NewSessions(store Store) *Sessions { return &Sessions{store: store} }
+
+// Store returns the underlying store (for readiness checks).
+func (m *Sessions) Store() Store { return m.store }
+
+// Load returns the session the ticket names. A session that is absent, expired, or cannot be
+// opened with the ticket's key (a forged or stale cookie) is ErrNotFound; any other error means the
+// store could not answer and must not be mistaken for "logged out".
+func (m *Sessions) Load(ctx context.Context, t Ticket) (*Session, error) {
+	key := t.storeKey()
+	sealed, err := m.store.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	plain, err := open(t.key[:], key, sealed)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	s, err := unmarshal(plain)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return s, nil
+}
+
+// Save seals s with the ticket's key and stores it for ttl.
+func (m *Sessions) Save(ctx context.Context, t Ticket, s *Session, ttl time.Duration) error {
+	key := t.storeKey()
+	sealed, err := seal(t.key[:], key, marshal(s))
+	if err != nil {
+		return fmt.Errorf("seal session: %w", err)
+	}
+	if err := m.store.Put(ctx, key, sealed, ttl); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the session the ticket names; a missing session is not an error.
+func (m *Sessions) Delete(ctx context.Context, t Ticket) error {
+	if err := m.store.Delete(ctx, t.storeKey()); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// seal encrypts plain with AES-256-GCM under key; the store key is the additional data, so a record
+// copied to another key does not open.
+func seal(key []byte, storeKey string, plain []byte) ([]byte, error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(out); err != nil {
+		return nil, err
+	}
+	return aead.Seal(out, out, plain, []byte(storeKey)), nil
+}
+
+func open(key []byte, storeKey string, sealed []byte) ([]byte, error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return nil, errCorrupt
+	}
+	nonce, ct := sealed[:aead.NonceSize()], sealed[aead.NonceSize():]
+	return aead.Open(ct[:0:0], nonce, ct, []byte(storeKey))
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// Pending is a login in progress: what the callback needs to finish it. It lives under the hash of the
+// OAuth state for a few minutes and is consumed exactly once.
+type Pending struct {
+	Binding  string    // hash of the pre-auth cookie of the browser that started the login
+	Nonce    string    // expected in the ID token
+	Verifier string    // PKCE code verifier
+	ReturnTo string    // where the browser goes after login; already validated
+	Created  time.Time // when the login started
+}
+
+// PutPending stores p under state for ttl.
+func (m *Sessions) PutPending(ctx context.Context, state string, p *Pending, ttl time.Duration) error {
+	b := make([]byte, 0, 16+len(p.Binding)+len(p.Nonce)+len(p.Verifier)+len(p.ReturnTo)+8)
+	b = append(b, codecVersion)
+	for _, f := range [...]string{p.Binding, p.Nonce, p.Verifier, p.ReturnTo} {
+		b = appendString(b, f)
+	}
+	b = binary.AppendVarint(b, unixNano(p.Created))
+	if err := m.store.Put(ctx, pendingKey(state), b, ttl); err != nil {
+		return fmt.Errorf("save pending login: %w", err)
+	}
+	return nil
+}
+
+// TakePending returns and deletes the pending login under state: a second call for the same state
+// gets ErrNotFound, so a callback URL cannot be replayed.
+func (m *Sessions) TakePending(ctx context.Context, state string) (*Pending, error) {
+	b, err := m.store.Take(ctx, pendingKey(state))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("take pending login: %w", err)
+	}
+	if len(b) == 0 || b[0] != codecVersion {
+		return nil, ErrNotFound
+	}
+	d := decoder{b: b[1:]}
+	p := &Pending{}
+	for _, f := range [...]*string{&p.Binding, &p.Nonce, &p.Verifier, &p.ReturnTo} {
+		*f = d.string()
+	}
+	p.Created = fromUnixNano(d.varint())
+	if d.bad {
+		return nil, ErrNotFound
+	}
+	return p, nil
+}
+
+// pendingKey hashes the state so that the store key cannot be replayed as a state parameter.
+func pendingKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return pendingPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+}
