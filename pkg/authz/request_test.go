@@ -1,0 +1,91 @@
+package authz
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDomainsClean(t *testing.T) {
+	d := Domains{"app.example.com", ".corp.example"}
+	const base = "https://app.example.com"
+	tests := []struct{ name, raw, want string }{
+		{"relative path", "/a/b?c=d", "https://app.example.com/a/b?c=d"},
+		{"absolute on list", "https://app.example.com/x", "https://app.example.com/x"},
+		{"http allowed", "http://app.example.com/x", "http://app.example.com/x"},
+		{"port kept", "https://app.example.com:8443/x", "https://app.example.com:8443/x"},
+		{"subdomain of dotted entry", "https://a.b.corp.example/", "https://a.b.corp.example/"},
+		{"dotted entry's apex", "https://corp.example/", "https://corp.example/"},
+		{"host case folded", "https://APP.example.com/", "https://APP.example.com/"},
+		{"exact entry has no subdomains", "https://x.app.example.com/", ""},
+		{"suffix trick", "https://evilcorp.example/", ""},
+		{"other host", "https://evil.com/", ""},
+		{"protocol relative", "//evil.com/x", ""},
+		{"backslash", "/\\evil.com", ""},
+		{"backslash later", "https://app.example.com\\@evil.com", ""},
+		{"userinfo", "https://app.example.com@evil.com/", ""},
+		{"userinfo on allowed host", "https://user@app.example.com/", ""},
+		{"javascript", "javascript:alert(1)", ""},
+		{"data", "data:text/html,hi", ""},
+		{"newline", "/a\nb", ""},
+		{"tab in scheme", "ht\ttps://app.example.com/", ""},
+		{"double slash path", "https://app.example.com//evil.com", ""},
+		{"no scheme, no slash", "app.example.com/x", ""},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, d.Clean(tt.raw, base))
+		})
+	}
+}
+
+func TestIsNavigation(t *testing.T) {
+	tests := []struct {
+		name                     string
+		method, accept, fetchMod string
+		want                     bool
+	}{
+		{"chrome navigation", "GET", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "navigate", true},
+		{"old browser without fetch metadata", "GET", "text/html,*/*;q=0.8", "", true},
+		{"fetch default accept", "GET", "*/*", "cors", false},
+		{"fetch with html accept", "GET", "text/html", "cors", false},
+		{"same-origin XHR", "GET", "application/json", "same-origin", false},
+		{"curl", "GET", "*/*", "", false},
+		{"json preferred", "GET", "application/json, text/html;q=0.1", "", false},
+		{"html refused", "GET", "text/html;q=0", "", false},
+		{"POST navigation", "POST", "text/html", "navigate", false},
+		{"HEAD", "HEAD", "text/html", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, isNavigation(&Request{Method: tt.method, Accept: tt.accept, FetchMode: tt.fetchMod}))
+		})
+	}
+}
+
+func TestCookieValue(t *testing.T) {
+	tests := []struct{ header, name, want string }{
+		{"a=1; authbridge=xyz; b=2", "authbridge", "xyz"},
+		{"authbridge=xyz", "authbridge", "xyz"},
+		{"authbridge-login=l; authbridge=s", "authbridge", "s"},
+		{"authbridge=s; authbridge-login=l", "authbridge-login", "l"},
+		{"xauthbridge=no", "authbridge", ""},
+		{"authbridge=\"q\"", "authbridge", "q"},
+		{"", "authbridge", ""},
+		{"authbridge", "authbridge", ""},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, cookieValue(tt.header, tt.name), tt.header)
+	}
+}
+
+func TestIsIdentityHeader(t *testing.T) {
+	for _, h := range []string{"Authorization", "authorization", "AUTHORIZATION", "X-Auth-Request-User", "x-auth-request-user",
+		"x_auth_request_user", "X.Auth.Request.User", "x-auth_request.email", "X-Auth-Request-Email"} {
+		require.True(t, IsIdentityHeader(h), h)
+	}
+	for _, h := range []string{"x-auth-request-users", "x-auth-request", "authorizations", "cookie", "x-forwarded-user", ""} {
+		require.False(t, IsIdentityHeader(h), h)
+	}
+}
