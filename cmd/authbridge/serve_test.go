@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/authbridge/authbridge/internal/redistest"
+	"github.com/authbridge/authbridge/pkg/config"
+	"github.com/authbridge/authbridge/pkg/devidp"
+)
+
+// syncBuffer is a log sink that the server writes to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// instance is a running `authbridge serve` wired to a real redis-server and the development provider.
+type instance struct {
+	http, grpc, admin string // base URLs / address
+	redis             *redistest.Server
+	idp               *devidp.IDP
+	logs              *syncBuffer
+	stop              func() error
+}
+
+const testSecret = "s3cr3t-client-value"
+
+func listen(t *testing.T) net.Listener {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return l
+}
+
+func start(t *testing.T, tokenTTL time.Duration) *instance {
+	t.Helper()
+	rs := redistest.Start(t)
+	ls := listeners{http: listen(t), grpc: listen(t), admin: listen(t)}
+	httpURL := "http://" + ls.http.Addr().String()
+
+	idpSrv := httptest.NewServer(nil)
+	t.Cleanup(idpSrv.Close)
+	idp, err := devidp.New(devidp.Options{
+		Issuer:    idpSrv.URL + "/",
+		Clients:   []devidp.Client{{ID: "app", Secret: testSecret, RedirectURIs: []string{httpURL + "/oauth2/callback"}, LogoutURLs: []string{httpURL + "/"}}},
+		Users:     []devidp.User{{Username: "alice", Password: "pw", Email: "alice@example.com"}},
+		Audience:  "https://api.test",
+		AutoLogin: "alice",
+		// A token shorter than refresh_ahead (60s) is refreshed on every use: tests use that to have
+		// a request in flight at the provider.
+		AccessTokenTTL: tokenTTL,
+	})
+	require.NoError(t, err)
+	idpSrv.Config.Handler = idp.Handler()
+
+	cfg, err := config.Load("", []string{
+		"AUTHBRIDGE_OIDC_ISSUER_URL=" + idpSrv.URL + "/",
+		"AUTHBRIDGE_OIDC_CLIENT_ID=app",
+		"AUTHBRIDGE_OIDC_CLIENT_SECRET=" + testSecret,
+		"AUTHBRIDGE_OIDC_REDIRECT_URL=" + httpURL + "/oauth2/callback",
+		"AUTHBRIDGE_OIDC_AUDIENCE=https://api.test",
+		"AUTHBRIDGE_SESSION_REDIS_URL=" + rs.URL(),
+		"AUTHBRIDGE_SESSION_COOKIE_SECURE=false",
+		"AUTHBRIDGE_REDIRECT_ALLOWED_DOMAINS=127.0.0.1,app.test",
+		"AUTHBRIDGE_LOG_LEVEL=debug",
+	})
+	require.NoError(t, err)
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))) }()
+	inst := &instance{
+		http: httpURL, grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
+		redis: rs, idp: idp, logs: logs,
+		stop: sync.OnceValue(func() error {
+			cancel()
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(20 * time.Second):
+				t.Error("serve did not stop")
+				return nil
+			}
+		}),
+	}
+	t.Cleanup(func() { _ = inst.stop() })
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(inst.admin + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	}, 10*time.Second, 20*time.Millisecond)
+	return inst
+}
+
+// browserLogin logs in through /oauth2/start with a cookie-jar client, as a browser would.
+func browserLogin(t *testing.T, inst *instance) (*http.Client, *http.Cookie) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Path == "/after" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	resp, err := c.Get(inst.http + "/oauth2/start?rd=/after")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.Equal(t, inst.http+"/after", resp.Header.Get("Location"))
+	req, _ := http.NewRequest("GET", inst.http, nil)
+	for _, ck := range jar.Cookies(req.URL) {
+		if ck.Name == "authbridge" {
+			return c, ck
+		}
+	}
+	t.Fatal("no session cookie after login")
+	return nil, nil
+}
+
+// traefikAuth asks /auth as Traefik's forwardAuth middleware does.
+func traefikAuth(t *testing.T, inst *instance, cookie *http.Cookie, accept string) *http.Response {
+	req, _ := http.NewRequest("GET", inst.http+"/auth", nil)
+	req.Header.Set("X-Forwarded-Method", "GET")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-Host", "app.test")
+	req.Header.Set("X-Forwarded-Uri", "/dash")
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("Accept", accept)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func status(t *testing.T, url string) int {
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestServeLoginAllowAndRedisOutage(t *testing.T) {
+	inst := start(t, time.Hour)
+	_, cookie := browserLogin(t, inst)
+
+	resp := traefikAuth(t, inst, cookie, "text/html")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	bearer := resp.Header.Get("Authorization")
+	require.True(t, strings.HasPrefix(bearer, "Bearer ey"))
+	require.Equal(t, "alice@example.com", resp.Header.Get("X-Auth-Request-Email"))
+
+	require.Equal(t, http.StatusUnauthorized, traefikAuth(t, inst, nil, "application/json").StatusCode)
+	require.Equal(t, http.StatusFound, traefikAuth(t, inst, nil, "text/html").StatusCode)
+	require.Equal(t, http.StatusOK, status(t, inst.admin+"/readyz"))
+
+	// Redis goes away mid-run (its data saved first, so that a restart brings the session back).
+	_, err := redistest.Do(inst.redis.Addr(), "SAVE")
+	require.NoError(t, err)
+	inst.redis.Stop()
+	resp = traefikAuth(t, inst, cookie, "text/html")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "fail closed: not 401, not 302")
+	require.Empty(t, resp.Header.Values("Set-Cookie"), "a transient error never clears the cookie")
+	require.Empty(t, resp.Header.Get("Authorization"))
+	require.Equal(t, http.StatusServiceUnavailable, status(t, inst.admin+"/readyz"))
+
+	inst.redis.Restart()
+	require.Eventually(t, func() bool { return traefikAuth(t, inst, cookie, "text/html").StatusCode == http.StatusOK },
+		10*time.Second, 50*time.Millisecond, "the same session works again once Redis is back")
+	require.Equal(t, http.StatusOK, status(t, inst.admin+"/readyz"))
+
+	resp2, err := http.Get(inst.admin + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="allow"}`)
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="error"}`)
+	require.Contains(t, string(metrics), `authbridge_decision_duration_seconds_bucket{front="forwardauth"`)
+
+	require.NoError(t, inst.stop())
+	logs := inst.logs.String()
+	require.Contains(t, logs, `"msg":"login"`)
+	for name, secret := range map[string]string{
+		"cookie value": cookie.Value, "access token": strings.TrimPrefix(bearer, "Bearer "), "client secret": testSecret,
+	} {
+		require.NotContains(t, logs, secret, "the log must not contain the %s", name)
+	}
+}
+
+func TestServeGRPCHealthAndGracefulStop(t *testing.T) {
+	inst := start(t, 2*time.Second)
+	conn, err := grpc.NewClient(inst.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	h, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, h.GetStatus())
+
+	// A check in flight when shutdown starts still gets its answer: the token endpoint is slowed, so the
+	// refresh this request triggers is under way at the provider while the server shuts down.
+	_, cookie := browserLogin(t, inst)
+	inst.idp.SetTokenDelay(700 * time.Millisecond)
+	got := make(chan *http.Response, 1)
+	go func() { got <- traefikAuth(t, inst, cookie, "text/html") }()
+	require.Eventually(t, func() bool { return inst.idp.Stats().TokenCalls["refresh_token"] == 1 },
+		5*time.Second, 5*time.Millisecond, "the request reaches the provider")
+	require.NoError(t, inst.stop())
+	select {
+	case resp := <-got:
+		require.Equal(t, http.StatusOK, resp.StatusCode, "drained, not cut off")
+		require.True(t, strings.HasPrefix(resp.Header.Get("Authorization"), "Bearer ey"))
+	case <-time.After(5 * time.Second):
+		t.Fatal("in-flight request was not answered")
+	}
+	_, err = http.Get(inst.http + "/auth")
+	require.Error(t, err, "the listener is closed after shutdown")
+}
