@@ -95,7 +95,9 @@ func start(t *testing.T, tokenTTL time.Duration) *instance {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))) }()
+	go func() {
+		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	}()
 	inst := &instance{
 		http: httpURL, grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
 		redis: rs, idp: idp, logs: logs,
