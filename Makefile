@@ -1,0 +1,7 @@
+.PHONY: build test demo
+build:
+	CGO_ENABLED=0 go build -trimpath -o bin/authbridge ./cmd/authbridge
+test:
+	./scripts/test.sh
+demo:
+	go run ./cmd/authbridge demo

@@ -1,0 +1,313 @@
+// Package redistest runs real redis-server processes on free 127.0.0.1 ports for tests.
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a freshly started server may take to answer.
+const startTimeout = 10 * time.Second
+
+// Server is one redis-server process owned by a test. It is stopped in t.Cleanup.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	argv func() []string // command line, built from port and dir
+	init func() error    // run after the process answers, e.g. to assign cluster slots
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+// Start runs a standalone redis-server without persistence on a free port, waits until it answers,
+// and stops it when the test ends. Without redis-server on PATH the test fails, or is skipped when
+// AUTHBRIDGE_ALLOW_SKIP=1.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t)
+	s.argv = func() []string { return s.baseArgs() }
+	s.launch()
+	return s
+}
+
+// StartCluster runs a single-node Redis Cluster that owns all 16384 slots, so a cluster client can
+// talk to it. Restart keeps the node's slots (its nodes.conf survives in the temp dir).
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t)
+	busPort := freePort(t)
+	s.argv = func() []string {
+		return append(s.baseArgs(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(busPort), "--cluster-announce-ip", "127.0.0.1")
+	}
+	s.init = s.assignSlots
+	s.launch()
+	return s
+}
+
+// StartSentinel runs a Redis Sentinel that monitors master under name, with a quorum of one.
+func StartSentinel(t testing.TB, master *Server, name string) *Server {
+	t.Helper()
+	s := newServer(t)
+	conf := filepath.Join(s.dir, "sentinel.conf")
+	s.argv = func() []string {
+		// Sentinel rewrites its config file, so it is written once and kept across restarts.
+		if _, err := os.Stat(conf); err != nil {
+			c := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n"+
+				"sentinel down-after-milliseconds %s 1000\n", s.port, s.dir, name, master.port, name)
+			if err := os.WriteFile(conf, []byte(c), 0o600); err != nil {
+				t.Fatalf("redistest: write sentinel config: %v", err)
+			}
+		}
+		return []string{conf, "--sentinel"}
+	}
+	s.launch()
+	return s
+}
+
+func newServer(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("AUTHBRIDGE_ALLOW_SKIP") == "1" {
+			t.Skip("redistest: redis-server not on PATH")
+		}
+		t.Fatal("redistest: redis-server not on PATH; install it with `apt-get install -y redis-server` " +
+			"(or set AUTHBRIDGE_ALLOW_SKIP=1 to skip tests that need it)")
+	}
+	return &Server{t: t, bin: bin, dir: t.TempDir()}
+}
+
+func (s *Server) baseArgs() []string {
+	return []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", s.dir, "--daemonize", "no"}
+}
+
+// launch picks a free port and starts the server, retrying when another process takes the port
+// between picking and binding.
+func (s *Server) launch() {
+	s.t.Helper()
+	var err error
+	for range 5 {
+		s.port = freePort(s.t)
+		if err = s.start(); err == nil {
+			s.t.Cleanup(s.Stop)
+			return
+		}
+	}
+	s.t.Fatalf("redistest: start redis-server: %v", err)
+}
+
+// Addr returns host:port.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// URL returns redis://host:port.
+func (s *Server) URL() string { return "redis://" + s.Addr() }
+
+// Stop kills the server (SIGKILL, like a crash) and waits for it to exit. Stopping a stopped server
+// does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd, s.done = nil, nil
+}
+
+// Restart stops the server if it runs and starts it again on the same port and directory. Data is
+// not kept: the server runs without persistence.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	var err error
+	// The port may linger briefly after the kill; a few attempts cover that without a fixed sleep.
+	for range 20 {
+		if err = s.start(); err == nil {
+			return
+		}
+	}
+	s.t.Fatalf("redistest: restart redis-server on port %d: %v", s.port, err)
+}
+
+// start runs the process and waits until the server on our port answers as this very process, so a
+// server that someone else runs on a reused port is never mistaken for ours.
+func (s *Server) start() error {
+	logPath := filepath.Join(s.dir, "redis.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	cmd := exec.Command(s.bin, s.argv()...)
+	cmd.Dir = s.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("run %s: %w", s.bin, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	fail := func(err error) error {
+		_ = cmd.Process.Kill()
+		<-done
+		out, _ := os.ReadFile(logPath)
+		return fmt.Errorf("%w; log:\n%s", err, tail(string(out)))
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(startTimeout)
+	for {
+		if info, err := Do(s.Addr(), "INFO", "server"); err == nil &&
+			strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
+			break
+		}
+		select {
+		case <-done:
+			return fail(fmt.Errorf("redis-server exited before answering"))
+		case <-deadline:
+			return fail(fmt.Errorf("redis-server did not answer within %s", startTimeout))
+		case <-tick.C:
+		}
+	}
+	if s.init != nil {
+		if err := s.init(); err != nil {
+			return fail(err)
+		}
+	}
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	return nil
+}
+
+// assignSlots gives every slot to the single cluster node (unless it already owns them) and waits for
+// the cluster to report ok.
+func (s *Server) assignSlots() error {
+	info, err := Do(s.Addr(), "CLUSTER", "INFO")
+	if err != nil {
+		return fmt.Errorf("cluster info: %w", err)
+	}
+	if strings.Contains(info, "cluster_slots_assigned:0\r\n") {
+		if _, err := Do(s.Addr(), "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+			return fmt.Errorf("cluster addslotsrange: %w", err)
+		}
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(startTimeout)
+	for {
+		if info, err := Do(s.Addr(), "CLUSTER", "INFO"); err == nil && strings.Contains(info, "cluster_state:ok") {
+			return nil
+		}
+		select {
+		case <-deadline:
+			return fmt.Errorf("cluster not ok within %s", startTimeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// Do sends one command to the server at addr on a fresh connection and returns the reply as text
+// (arrays are flattened one element per line). A Redis error reply is returned as an error. It is
+// for test setup and inspection, not for speed.
+func Do(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	return readReply(bufio.NewReader(c))
+}
+
+func readReply(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return "", fmt.Errorf("empty reply")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", fmt.Errorf("redis: %s", line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		if n < 0 {
+			return "", nil // a nil bulk string reads as ""
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		parts := make([]string, 0, max(n, 0))
+		for range n {
+			p, err := readReply(r)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, "\n"), nil
+	}
+	return "", fmt.Errorf("unexpected reply type %q", line[0])
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("redistest: find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "..." + s[len(s)-2000:]
+	}
+	return s
+}

@@ -1,0 +1,162 @@
+package forwardauth
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/pkg/authz"
+)
+
+// Peers the table uses: a proxy in the trusted ranges, and a client outside them.
+const (
+	proxyV4   = "10.0.0.2:41234"
+	proxyV6   = "[2001:db8::5]:41234"
+	proxyV4in = "[::ffff:10.0.0.2]:41234" // a dual-stack listener reports IPv4 peers this way
+	clientV4  = "203.0.113.9:51000"
+	clientV6  = "[2001:db9::5]:51000"
+	mappedOut = "[::ffff:203.0.113.9]:51000"
+)
+
+var trusted = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+
+// Header sets the gateways send, as observed on the wire.
+var (
+	// Traefik's forwardAuth: GET to the configured address (so Host is authbridge's), the browser's
+	// headers minus hop-by-hop ones, and X-Forwarded-Method/-Proto/-Host/-Uri/-For.
+	traefik = http.Header{
+		"X-Forwarded-Method": {"POST"},
+		"X-Forwarded-Proto":  {"https"},
+		"X-Forwarded-Host":   {"app.example.test"},
+		"X-Forwarded-Uri":    {"/api/items?x=1&y=%2F"},
+		"X-Forwarded-For":    {"198.51.100.7"},
+		"X-Forwarded-Port":   {"443"},
+		"X-Forwarded-Server": {"traefik-7d9f"},
+		"X-Real-Ip":          {"198.51.100.7"},
+		"Accept":             {"application/json"},
+		"Sec-Fetch-Mode":     {"cors"},
+		"Cookie":             {"a=1"},
+	}
+	// Caddy's forward_auth: GET to the uri directive with the browser's Host kept, X-Forwarded-Method
+	// and X-Forwarded-Uri from the directive, X-Forwarded-Proto/-Host/-For from reverse_proxy.
+	caddy = http.Header{
+		"X-Forwarded-Method": {"GET"},
+		"X-Forwarded-Uri":    {"/dash?tab=2"},
+		"X-Forwarded-Proto":  {"https"},
+		"X-Forwarded-Host":   {"app.example.test"},
+		"X-Forwarded-For":    {"198.51.100.7"},
+		"Accept":             {"text/html,application/xhtml+xml,*/*;q=0.8"},
+		"Sec-Fetch-Mode":     {"navigate"},
+	}
+	// nginx auth_request with the usual proxy_set_header lines (ingress-nginx sends the same pair).
+	nginx = http.Header{
+		"X-Original-Url":    {"https://app.example.test:8443/dash?tab=2"},
+		"X-Original-Method": {"get"},
+		"X-Forwarded-For":   {"198.51.100.7"},
+		"Accept":            {"text/html"},
+	}
+)
+
+func TestForwarded(t *testing.T) {
+	tests := []struct {
+		name    string
+		remote  string
+		path    string // the path the gateway sent to authbridge
+		host    string // the Host header authbridge received
+		front   string
+		headers http.Header
+		want    authz.Request
+	}{
+		{"traefik from trusted proxy", proxyV4, PathAuth, "authbridge:4180", authz.FrontForwardAuth, traefik,
+			authz.Request{Method: "POST", Scheme: "https", Host: "app.example.test", URI: "/api/items?x=1&y=%2F", Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
+		{"caddy keeps Host", proxyV4, PathAuth, "app.example.test", authz.FrontForwardAuth, caddy,
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
+		{"nginx X-Original-URL and method", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx, nginx,
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test:8443", URI: "/dash?tab=2", Accept: "text/html"}},
+		{"nginx URL without path", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx, http.Header{"X-Original-Url": {"http://app.example.test"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "app.example.test", URI: "/"}},
+		{"nginx relative URL ignored", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx, http.Header{"X-Original-Url": {"/dash"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathNginxAuth}},
+		{"traefik from IPv6 proxy", proxyV6, PathAuth, "authbridge", authz.FrontForwardAuth, traefik,
+			authz.Request{Method: "POST", Scheme: "https", Host: "app.example.test", URI: "/api/items?x=1&y=%2F", Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
+		{"traefik from IPv4-mapped proxy", proxyV4in, PathAuth, "authbridge", authz.FrontForwardAuth, traefik,
+			authz.Request{Method: "POST", Scheme: "https", Host: "app.example.test", URI: "/api/items?x=1&y=%2F", Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
+		{"untrusted client: traefik headers ignored", clientV4, PathAuth, "authbridge:4180", authz.FrontForwardAuth, traefik,
+			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge:4180", URI: PathAuth, Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
+		{"untrusted client: X-Forwarded-Host evil ignored", clientV4, PathAuth, "app.example.test", authz.FrontForwardAuth,
+			http.Header{"X-Forwarded-Host": {"evil.test"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Uri": {"/admin"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "app.example.test", URI: PathAuth}},
+		{"untrusted client: nginx headers ignored", clientV4, PathNginxAuth, "authbridge", authz.FrontNginx, nginx,
+			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathNginxAuth, Accept: "text/html"}},
+		{"untrusted IPv6 client", clientV6, PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"X-Forwarded-Host": {"evil.test"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth}},
+		{"untrusted IPv4-mapped client", mappedOut, PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"X-Forwarded-Host": {"evil.test"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth}},
+		{"peer without port is not trusted", "10.0.0.2", PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"X-Forwarded-Host": {"evil.test"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth}},
+		{"comma lists take the first value", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
+			http.Header{"X-Forwarded-Proto": {"https, http"}, "X-Forwarded-Host": {" app.example.test ,internal.svc"}, "X-Forwarded-Uri": {"/a,b"}},
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/a,b"}},
+		{"bad proto ignored", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
+			http.Header{"X-Forwarded-Proto": {"javascript"}, "X-Forwarded-Host": {"app.example.test"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "app.example.test", URI: PathAuth}},
+		{"uri without slash gets one", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
+			http.Header{"X-Forwarded-Uri": {"dash"}, "X-Forwarded-Method": {"delete"}},
+			authz.Request{Method: "DELETE", Scheme: "http", Host: "authbridge", URI: "/dash"}},
+		{"cookie headers joined", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"Cookie": {"a=1", "b=2"}},
+			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth, Cookie: "a=1; b=2"}},
+	}
+	h := New(nil, Options{TrustedProxies: trusted})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tt.path, nil)
+			r.RemoteAddr, r.Host = tt.remote, tt.host
+			for k, vs := range tt.headers {
+				r.Header[k] = vs
+			}
+			want := tt.want
+			want.Front = tt.front
+			require.Equal(t, &want, h.forwarded(r, tt.front))
+		})
+	}
+}
+
+func TestDirect(t *testing.T) {
+	tests := []struct {
+		name    string
+		remote  string
+		tls     bool
+		headers http.Header
+		wantSch string
+		wantHst string
+	}{
+		{"plain from client", clientV4, false, nil, "http", "authbridge:4180"},
+		{"TLS from client", clientV4, true, nil, "https", "authbridge:4180"},
+		{"client cannot claim https or a host", clientV4, false, http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil.test"}}, "http", "authbridge:4180"},
+		{"client on TLS cannot downgrade", clientV4, true, http.Header{"X-Forwarded-Proto": {"http"}}, "https", "authbridge:4180"},
+		{"proxy says https and host", proxyV4, false, http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.test"}}, "https", "app.example.test"},
+		{"IPv6 proxy", proxyV6, false, http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.test"}}, "https", "app.example.test"},
+		{"proxy bad proto ignored", proxyV4, false, http.Header{"X-Forwarded-Proto": {"ftp"}}, "http", "authbridge:4180"},
+		{"proxy empty list ignored", proxyV4, false, http.Header{"X-Forwarded-Proto": {",https"}, "X-Forwarded-Host": {", app.example.test"}}, "http", "authbridge:4180"},
+		{"X-Original-URL is not read on /oauth2/*", proxyV4, false, http.Header{"X-Original-Url": {"https://evil.test/x"}}, "http", "authbridge:4180"},
+	}
+	h := New(nil, Options{TrustedProxies: trusted})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/oauth2/start?rd=%2Fx", nil)
+			r.RemoteAddr, r.Host = tt.remote, "authbridge:4180"
+			if tt.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			for k, vs := range tt.headers {
+				r.Header[k] = vs
+			}
+			got := h.direct(r)
+			require.Equal(t, &authz.Request{Front: authz.FrontHTTP, Method: "GET", Scheme: tt.wantSch, Host: tt.wantHst, URI: "/oauth2/start?rd=%2Fx"}, got)
+		})
+	}
+}

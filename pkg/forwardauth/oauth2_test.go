@@ -1,0 +1,210 @@
+package forwardauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/enginetest"
+	"github.com/authbridge/authbridge/pkg/forwardauth"
+	"github.com/authbridge/authbridge/pkg/session"
+)
+
+func TestNginxAuthNeverRedirects(t *testing.T) {
+	env, h := front(t, enginetest.Options{})
+	cookie, _ := login(t, env, h, "/")
+	untrusted := nginx("GET", "/", nav(cookie))
+	untrusted.RemoteAddr = stranger
+	tests := []struct {
+		name       string
+		req        *http.Request
+		wantStatus int
+	}{
+		{"navigation without session", nginx("GET", "/dash", nav("")), http.StatusUnauthorized},
+		{"xhr without session", nginx("GET", "/api", xhr("")), http.StatusUnauthorized},
+		{"valid session", nginx("GET", "/dash", nav(cookie)), http.StatusOK},
+		{"valid session POST", nginx("POST", "/api", xhr(cookie)), http.StatusOK},
+		{"start through auth_request", nginx("GET", "/oauth2/start?rd=%2Fx", nav("")), http.StatusUnauthorized},
+		{"callback through auth_request", nginx("GET", "/oauth2/callback?state=x&code=y", nav("")), http.StatusUnauthorized},
+		{"provider error through auth_request", nginx("GET", "/oauth2/callback?error=access_denied", nav("")), http.StatusForbidden},
+		// From an untrusted peer X-Original-URL is ignored, and the cookie still names a session.
+		{"untrusted peer with session", untrusted, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := serve(h, tt.req)
+			require.Equal(t, tt.wantStatus, rec.Code, rec.Body.String())
+			require.Empty(t, rec.Header().Get("Location"), "auth_request treats a 3xx as an error")
+			if rec.Code == http.StatusOK {
+				require.True(t, strings.HasPrefix(rec.Header().Get("Authorization"), "Bearer ey"))
+				return
+			}
+			require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+			require.Empty(t, rec.Header()["Authorization"])
+		})
+	}
+}
+
+func TestStartReturnsToAllowedURL(t *testing.T) {
+	env, h := front(t, enginetest.Options{})
+	tests := []struct{ rd, want string }{
+		{"/x", appURL + "/x"},
+		{"/x?a=1&b=2", appURL + "/x?a=1&b=2"},
+		{appURL + "/y", appURL + "/y"},
+		{"https://evil.test/", "/"},
+		{"//evil.test/", "/"},
+		{"/\\evil.test", "/"},
+		{"javascript:alert(1)", "/"},
+		{"", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rd, func(t *testing.T) {
+			rec := serve(h, direct("/oauth2/start?rd="+url.QueryEscape(tt.rd), nav("")))
+			require.Equal(t, http.StatusFound, rec.Code)
+			require.True(t, strings.HasPrefix(rec.Header().Get("Location"), env.IDPURL+"authorize?"))
+			cb := env.FollowToProvider(t, rec.Header().Get("Location"))
+			rec = serve(h, direct(cb, nav(cookiePair(t, rec, "authbridge-login"))))
+			require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
+			require.Equal(t, tt.want, rec.Header().Get("Location"))
+			setCookie(t, rec, "authbridge")
+		})
+	}
+}
+
+func TestCallbackRefusedThroughFront(t *testing.T) {
+	env, h := front(t, enginetest.Options{})
+	rec := serve(h, traefik("GET", "/", nav("")))
+	cb := env.FollowToProvider(t, rec.Header().Get("Location"))
+	// Another browser (no pre-auth cookie) presents the callback: refused, no session set.
+	rec = serve(h, direct(cb, nav("")))
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Empty(t, rec.Header().Values("Set-Cookie"))
+	require.NotContains(t, rec.Body.String(), "code=")
+}
+
+func TestSignOut(t *testing.T) {
+	env, h := front(t, enginetest.Options{})
+	cookie, _ := login(t, env, h, "/")
+	rec := serve(h, direct("/oauth2/sign_out?rd=%2F", nav(cookie)))
+	require.Equal(t, http.StatusFound, rec.Code)
+	require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	u, err := url.Parse(rec.Header().Get("Location"))
+	require.NoError(t, err)
+	require.Equal(t, env.IDPURL+"oidc/logout", u.Scheme+"://"+u.Host+u.Path)
+	require.Equal(t, enginetest.LogoutReturn, u.Query().Get("post_logout_redirect_uri"))
+	require.Equal(t, []string{"authbridge=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"}, rec.Header().Values("Set-Cookie"),
+		"cleared with the attributes it was set with")
+
+	_, value, _ := strings.Cut(cookie, "=")
+	for name, req := range map[string]*http.Request{
+		"traefik": traefik("GET", "/api", xhr(cookie)),
+		"nginx":   nginx("GET", "/", nav(cookie)),
+	} {
+		t.Run("old cookie after sign-out/"+name, func(t *testing.T) {
+			rec := serve(h, req)
+			require.Equal(t, http.StatusUnauthorized, rec.Code)
+			require.NotContains(t, rec.Body.String(), value)
+			require.NotContains(t, rec.Body.String(), "Bearer")
+			require.Empty(t, rec.Header()["Authorization"])
+		})
+	}
+	t.Run("without a session", func(t *testing.T) {
+		rec := serve(h, direct("/oauth2/sign_out", nav("")))
+		require.Equal(t, http.StatusFound, rec.Code)
+		require.True(t, strings.HasPrefix(rec.Header().Get("Location"), env.IDPURL+"oidc/logout?"))
+	})
+}
+
+// downStore fails every call, like a Redis that is unreachable.
+type downStore struct{ session.Store }
+
+var errDown = errors.New("dial tcp: connection refused")
+
+func (downStore) Get(context.Context, string) ([]byte, error)              { return nil, errDown }
+func (downStore) Put(context.Context, string, []byte, time.Duration) error { return errDown }
+func (downStore) Take(context.Context, string) ([]byte, error)             { return nil, errDown }
+func (downStore) Delete(context.Context, string) error                     { return errDown }
+func (downStore) Ping(context.Context) error                               { return errDown }
+
+func TestStoreDownIs503(t *testing.T) {
+	_, h := front(t, enginetest.Options{Store: downStore{}})
+	tk, err := session.NewTicket()
+	require.NoError(t, err)
+	value := tk.String()
+	cookie := "authbridge=" + value + "; authbridge-login=" + strings.Repeat("b", 43)
+	tests := []struct {
+		name string
+		req  *http.Request
+	}{
+		{"auth with session", traefik("GET", "/", nav(cookie))},
+		{"auth xhr with session", caddy("GET", "/api", xhr(cookie))},
+		{"auth navigation without session (login needs the store)", traefik("GET", "/", nav(""))},
+		{"nginx with session", nginx("GET", "/", nav(cookie))},
+		{"callback", direct("/oauth2/callback?state=s&code=c", nav(cookie))},
+		{"start", direct("/oauth2/start?rd=%2F", nav(cookie))},
+		{"sign out", direct("/oauth2/sign_out", nav(cookie))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := serve(h, tt.req)
+			require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			require.Equal(t, "authentication is temporarily unavailable\n", rec.Body.String())
+			require.Empty(t, rec.Header().Values("Set-Cookie"), "a transient error never clears the cookie")
+			require.Empty(t, rec.Header().Get("Location"))
+			require.Empty(t, rec.Header()["Authorization"])
+			require.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+			require.NotContains(t, rec.Body.String(), value)
+		})
+	}
+}
+
+// TestOverRealConnections checks the peer address as net/http reports it for real IPv4 and IPv6
+// connections: headers are believed from the configured proxy only.
+func TestOverRealConnections(t *testing.T) {
+	env := enginetest.New(t, enginetest.Options{})
+	tests := []struct {
+		name         string
+		listen       string
+		trusted      string
+		wantLoginURL func(addr string) string
+	}{
+		{"IPv4 trusted", "127.0.0.1:0", "127.0.0.0/8", func(string) string { return appURL + "/oauth2/start?rd=%2Fapi" }},
+		{"IPv4 untrusted", "127.0.0.1:0", "10.0.0.0/8", func(a string) string { return "http://" + a + "/oauth2/start?rd=%2Fauth" }},
+		{"IPv6 trusted", "[::1]:0", "::1/128", func(string) string { return appURL + "/oauth2/start?rd=%2Fapi" }},
+		{"IPv6 untrusted", "[::1]:0", "127.0.0.0/8", func(a string) string { return "http://" + a + "/oauth2/start?rd=%2Fauth" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lis, err := net.Listen("tcp", tt.listen)
+			if err != nil {
+				t.Skipf("no %s loopback here: %v", tt.listen, err)
+			}
+			srv := httptest.NewUnstartedServer(forwardauth.New(env.Engine, forwardauth.Options{
+				TrustedProxies: []netip.Prefix{netip.MustParsePrefix(tt.trusted)}}))
+			srv.Listener.Close()
+			srv.Listener = lis
+			srv.Start()
+			defer srv.Close()
+			req, err := http.NewRequest("GET", srv.URL+forwardauth.PathAuth, nil)
+			require.NoError(t, err)
+			req.Header = traefik("GET", "/api", xhr("")).Header
+			resp, err := srv.Client().Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			var body loginBody
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			require.Equal(t, tt.wantLoginURL(lis.Addr().String()), body.LoginURL)
+		})
+	}
+}

@@ -1,0 +1,83 @@
+package session_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/session/sessiontest"
+)
+
+// clock is a fake time source that only moves when told to.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestMemoryStore(t *testing.T) {
+	clk := newClock()
+	sessiontest.Run(t, sessiontest.Harness{
+		New:     func(*testing.T) session.Store { return session.NewMemoryStore(clk.Now) },
+		Advance: clk.Advance,
+	})
+}
+
+func TestMemoryStoreSweep(t *testing.T) {
+	ctx := t.Context()
+	clk := newClock()
+	m := session.NewMemoryStore(clk.Now)
+	require.NoError(t, m.Put(ctx, "short", []byte("v"), time.Minute))
+	require.NoError(t, m.Put(ctx, "long", []byte("v"), time.Hour))
+	clk.Advance(2 * time.Minute)
+	require.Equal(t, 2, m.Len(), "expired entries stay until swept")
+	m.Sweep()
+	require.Equal(t, 1, m.Len())
+	_, err := m.Get(ctx, "long")
+	require.NoError(t, err)
+}
+
+func TestMemoryStoreRun(t *testing.T) {
+	clk := newClock()
+	m := session.NewMemoryStore(clk.Now)
+	session.SetSweepEvery(m, time.Millisecond)
+	require.NoError(t, m.Put(t.Context(), "k", []byte("v"), time.Minute))
+	clk.Advance(time.Hour)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	require.Eventually(t, func() bool { return m.Len() == 0 }, 5*time.Second, time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestMemoryStoreRealClock(t *testing.T) {
+	m := session.NewMemoryStore(nil)
+	require.NoError(t, m.Put(t.Context(), "k", []byte("v"), time.Hour))
+	got, err := m.Get(t.Context(), "k")
+	require.NoError(t, err)
+	require.Equal(t, []byte("v"), got)
+}

@@ -1,0 +1,251 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/redistest"
+)
+
+// fakeNow is a settable clock for MemoryStore.
+type fakeNow struct{ t time.Time }
+
+func (c *fakeNow) now() time.Time { return c.t }
+
+func newTicket(t testing.TB) Ticket {
+	t.Helper()
+	tk, err := NewTicket()
+	require.NoError(t, err)
+	return tk
+}
+
+func testSession() *Session {
+	return &Session{
+		Subject: "auth0|42", Email: "user@example.com", Groups: []string{"admin"}, SID: "sid",
+		AccessToken: "access", RefreshToken: "refresh", IDToken: "idtoken",
+		Expiry: time.Unix(1_700_000_300, 0), CreatedAt: time.Unix(1_700_000_000, 0),
+	}
+}
+
+func TestSessionsRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	clk := &fakeNow{t: time.Unix(1_700_000_000, 0)}
+	m := NewSessions(NewMemoryStore(clk.now))
+	tk := newTicket(t)
+	want := testSession()
+	require.NoError(t, m.Save(ctx, tk, want, time.Hour))
+
+	got, err := m.Load(ctx, tk)
+	require.NoError(t, err)
+	requireSameSession(t, want, got)
+
+	// A ticket parsed back from its cookie value opens the same session.
+	parsed, err := ParseTicket(tk.String())
+	require.NoError(t, err)
+	got, err = m.Load(ctx, parsed)
+	require.NoError(t, err)
+	requireSameSession(t, want, got)
+
+	clk.t = clk.t.Add(time.Hour)
+	_, err = m.Load(ctx, tk)
+	require.ErrorIs(t, err, ErrNotFound, "expired with the store TTL")
+}
+
+func TestSessionsLoadNotFound(t *testing.T) {
+	ctx := t.Context()
+	store := NewMemoryStore(nil)
+	m := NewSessions(store)
+	tk := newTicket(t)
+	require.NoError(t, m.Save(ctx, tk, testSession(), time.Hour))
+
+	otherKey := tk
+	otherKey.key[0] ^= 1
+	moved := newTicket(t)
+	sealed, err := store.Get(ctx, tk.storeKey())
+	require.NoError(t, err)
+	// The record copied under another ticket's key: the store key is bound in as additional data.
+	require.NoError(t, store.Put(ctx, moved.storeKey(), sealed, time.Hour))
+	tampered := newTicket(t)
+	bad := bytes.Clone(sealed)
+	bad[len(bad)-1] ^= 1
+	require.NoError(t, store.Put(ctx, tampered.storeKey(), bad, time.Hour))
+	short := newTicket(t)
+	require.NoError(t, store.Put(ctx, short.storeKey(), []byte{1, 2, 3}, time.Hour))
+
+	tests := []struct {
+		name string
+		tk   Ticket
+	}{
+		{"never saved", newTicket(t)},
+		{"same id, other key", otherKey},
+		{"record moved to another key", moved},
+		{"tampered ciphertext", tampered},
+		{"shorter than a nonce", short},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := m.Load(ctx, tt.tk)
+			require.ErrorIs(t, err, ErrNotFound)
+		})
+	}
+}
+
+func TestSessionsDelete(t *testing.T) {
+	ctx := t.Context()
+	m := NewSessions(NewMemoryStore(nil))
+	tk := newTicket(t)
+	require.NoError(t, m.Save(ctx, tk, testSession(), time.Hour))
+	require.NoError(t, m.Delete(ctx, tk))
+	_, err := m.Load(ctx, tk)
+	require.ErrorIs(t, err, ErrNotFound)
+	require.NoError(t, m.Delete(ctx, tk), "deleting twice")
+}
+
+var errDown = errors.New("store down")
+
+// downStore fails every call, like a Redis that cannot be reached.
+type downStore struct{}
+
+func (downStore) Get(context.Context, string) ([]byte, error)              { return nil, errDown }
+func (downStore) Put(context.Context, string, []byte, time.Duration) error { return errDown }
+func (downStore) Take(context.Context, string) ([]byte, error)             { return nil, errDown }
+func (downStore) Delete(context.Context, string) error                     { return errDown }
+func (downStore) Ping(context.Context) error                               { return errDown }
+
+func TestSessionsStoreDown(t *testing.T) {
+	ctx := t.Context()
+	m := NewSessions(downStore{})
+	tk := newTicket(t)
+	_, err := m.Load(ctx, tk)
+	require.ErrorIs(t, err, errDown)
+	require.NotErrorIs(t, err, ErrNotFound, "an unreachable store is not a logged-out user")
+	require.ErrorIs(t, m.Save(ctx, tk, testSession(), time.Hour), errDown)
+	require.ErrorIs(t, m.Delete(ctx, tk), errDown)
+	require.ErrorIs(t, m.PutPending(ctx, "state", &Pending{}, time.Minute), errDown)
+	_, err = m.TakePending(ctx, "state")
+	require.ErrorIs(t, err, errDown)
+	require.NotErrorIs(t, err, ErrNotFound)
+}
+
+// TestSessionsNoPlaintextInRedis saves sessions full of marker strings into a real Redis and reads
+// back every key and value: neither tokens nor identity nor the ticket may appear.
+func TestSessionsNoPlaintextInRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := t.Context()
+	m := NewSessions(NewRedisStore(c, ""))
+
+	s := &Session{
+		Subject: "MARKER-SUBJECT", Email: "marker-email@example.com", Groups: []string{"MARKER-GROUP"},
+		SID: "MARKER-SID", AccessToken: "MARKER-ACCESS-TOKEN", RefreshToken: "MARKER-REFRESH-TOKEN",
+		IDToken: "MARKER-ID-TOKEN", Expiry: time.Now().Add(time.Hour), CreatedAt: time.Now(),
+	}
+	var forbidden [][]byte
+	for _, v := range []string{s.Subject, s.Email, s.Groups[0], s.SID, s.AccessToken, s.RefreshToken, s.IDToken, "MARKER"} {
+		forbidden = append(forbidden, []byte(v), []byte(strings.ToLower(v)))
+	}
+	const n = 3
+	for range n {
+		tk := newTicket(t)
+		require.NoError(t, m.Save(ctx, tk, s, time.Hour))
+		got, err := m.Load(ctx, tk)
+		require.NoError(t, err)
+		require.Equal(t, s.AccessToken, got.AccessToken)
+		for _, secret := range [][]byte{tk.id[:], tk.key[:]} {
+			forbidden = append(forbidden, secret,
+				[]byte(base64.RawURLEncoding.EncodeToString(secret)),
+				[]byte(base64.StdEncoding.EncodeToString(secret)))
+		}
+		forbidden = append(forbidden, []byte(tk.String()), []byte(tk.LogID()))
+	}
+
+	var keys []string
+	iter := c.Scan(ctx, 0, "*", 100).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	require.NoError(t, iter.Err())
+	require.Len(t, keys, n)
+	for _, k := range keys {
+		v, err := c.Get(ctx, k).Bytes()
+		require.NoError(t, err)
+		ttl, err := c.PTTL(ctx, k).Result()
+		require.NoError(t, err)
+		require.Positive(t, ttl, "every key expires")
+		for _, f := range forbidden {
+			require.False(t, bytes.Contains([]byte(k), f), "key %q holds %q", k, f)
+			require.False(t, bytes.Contains(v, f), "value under %q holds %q", k, f)
+		}
+	}
+}
+
+func TestPending(t *testing.T) {
+	ctx := t.Context()
+	clk := &fakeNow{t: time.Unix(1_700_000_000, 0)}
+	store := NewMemoryStore(clk.now)
+	m := NewSessions(store)
+	want := &Pending{Binding: "b", Nonce: "n", Verifier: "v", ReturnTo: "https://app.example/x?y=ü",
+		Created: time.Unix(1_700_000_000, 7)}
+
+	require.NoError(t, m.PutPending(ctx, "state-1", want, 5*time.Minute))
+	_, err := store.Get(ctx, "state-1")
+	require.ErrorIs(t, err, ErrNotFound, "the state itself is not the store key")
+	_, err = m.TakePending(ctx, "state-2")
+	require.ErrorIs(t, err, ErrNotFound, "another state")
+
+	got, err := m.TakePending(ctx, "state-1")
+	require.NoError(t, err)
+	require.True(t, want.Created.Equal(got.Created))
+	got.Created = want.Created
+	require.Equal(t, want, got)
+	_, err = m.TakePending(ctx, "state-1")
+	require.ErrorIs(t, err, ErrNotFound, "consumed once")
+
+	require.NoError(t, m.PutPending(ctx, "state-3", want, 5*time.Minute))
+	clk.t = clk.t.Add(5*time.Minute - time.Second)
+	require.NoError(t, m.PutPending(ctx, "state-4", want, 5*time.Minute))
+	clk.t = clk.t.Add(2 * time.Second)
+	_, err = m.TakePending(ctx, "state-3")
+	require.ErrorIs(t, err, ErrNotFound, "expired")
+	_, err = m.TakePending(ctx, "state-4")
+	require.NoError(t, err, "within its TTL")
+
+	require.Error(t, m.PutPending(ctx, "state-5", want, 0), "a pending login must expire")
+}
+
+func TestPendingCorrupt(t *testing.T) {
+	ctx := t.Context()
+	store := NewMemoryStore(nil)
+	m := NewSessions(store)
+	for _, b := range [][]byte{{}, {codecVersion + 1}, {codecVersion, 0xff}} {
+		require.NoError(t, store.Put(ctx, pendingKey("s"), b, time.Minute))
+		_, err := m.TakePending(ctx, "s")
+		require.ErrorIs(t, err, ErrNotFound, "record %x", b)
+	}
+}
+
+func BenchmarkSessionsLoad(b *testing.B) {
+	ctx := b.Context()
+	m := NewSessions(NewMemoryStore(nil))
+	tk := newTicket(b)
+	s := testSession()
+	// Token sizes like Auth0's: a JWT access token, an ID token, an opaque refresh token.
+	s.AccessToken, s.IDToken, s.RefreshToken = strings.Repeat("a", 900), strings.Repeat("i", 1200), strings.Repeat("r", 64)
+	require.NoError(b, m.Save(ctx, tk, s, time.Hour))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Load(ctx, tk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

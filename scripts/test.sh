@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the Debian packages the tests drive when they are missing (as root), then
+# gofmt, go vet, and every test (unit, real redis-server, real browsers, real gateways) with the race detector.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command → Debian package
+declare -A pkgs=([redis-server]=redis-server [nginx]=nginx [caddy]=caddy [chromium]=chromium)
+missing=()
+for cmd in "${!pkgs[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${pkgs[$cmd]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    # The packages' services are not needed (the tests start their own on free ports).
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "missing test dependencies: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export PATH="$PATH:/usr/sbin"
+
+command -v go >/dev/null 2>&1 || { echo "Go 1.26 or newer is needed: https://go.dev/dl/" >&2; exit 1; }
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go test -race -count=1 -timeout 20m ./... "$@"
