@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -37,7 +38,7 @@ const drainTimeout = 15 * time.Second
 
 // serve runs authbridge until ctx is done, then drains and stops all three servers.
 func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logger) error {
-	store, closeStore, err := newStore(cfg.Session)
+	store, closeStore, err := newStore(cfg.Session, log)
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,15 @@ func serveErr(err error) error {
 	return err
 }
 
-func newStore(c config.Session) (session.Store, func(), error) {
+// redisLog routes go-redis's own messages (dial retries, pool trouble) into our structured log instead
+// of its default stderr logger.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+func newStore(c config.Session, log *slog.Logger) (session.Store, func(), error) {
 	if c.Store == "memory" {
 		return session.NewMemoryStore(nil), func() {}, nil
 	}
@@ -140,6 +149,7 @@ func newStore(c config.Session) (session.Store, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	redis.SetLogger(redisLog{log})
 	return session.NewRedisStore(client, ""), func() { _ = client.Close() }, nil
 }
 

@@ -105,8 +105,13 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	return d, err
 }
 
-// decide runs the steps in order: sign-out, login start, callback, then the session check.
+// decide runs the steps in order: sign-out, login start, callback, then the session check. A gateway
+// that cannot pass a redirect on (nginx auth_request) never gets these flows: they act on the store
+// (consume a state, delete a session) and their answer would be lost.
 func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
+	if r.NoRedirect {
+		return e.check(ctx, r)
+	}
 	switch pathOf(r.URI) {
 	case PathSignOut:
 		return e.signOut(ctx, r)

@@ -173,7 +173,7 @@ func (h *Handler) direct(r *http.Request) *authz.Request {
 		req.Scheme = "https"
 	}
 	if h.trustedPeer(r) {
-		if v := firstValue(r.Header.Get("X-Forwarded-Proto")); v == "http" || v == "https" {
+		if v := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
 			req.Scheme = v
 		}
 		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
@@ -183,7 +183,8 @@ func (h *Handler) direct(r *http.Request) *authz.Request {
 	return req
 }
 
-// firstValue returns the first of a comma-separated list, which is what the nearest proxy saw.
+// firstValue returns the first of a comma-separated list: what the first proxy, the one the client
+// reached, saw.
 func firstValue(v string) string {
 	v, _, _ = strings.Cut(v, ",")
 	return strings.TrimSpace(v)

@@ -36,7 +36,10 @@ func TestNginxAuthNeverRedirects(t *testing.T) {
 		{"valid session POST", nginx("POST", "/api", xhr(cookie)), http.StatusOK},
 		{"start through auth_request", nginx("GET", "/oauth2/start?rd=%2Fx", nav("")), http.StatusUnauthorized},
 		{"callback through auth_request", nginx("GET", "/oauth2/callback?state=x&code=y", nav("")), http.StatusUnauthorized},
-		{"provider error through auth_request", nginx("GET", "/oauth2/callback?error=access_denied", nav("")), http.StatusForbidden},
+		{"provider error through auth_request", nginx("GET", "/oauth2/callback?error=access_denied", nav("")), http.StatusUnauthorized},
+		// The flows never run behind auth_request: sign-out there must not delete the session.
+		{"sign-out through auth_request leaves the session", nginx("GET", "/oauth2/sign_out", nav(cookie)), http.StatusOK},
+		{"session still valid after that", nginx("GET", "/dash", nav(cookie)), http.StatusOK},
 		// From an untrusted peer X-Original-URL is ignored, and the cookie still names a session.
 		{"untrusted peer with session", untrusted, http.StatusOK},
 	}

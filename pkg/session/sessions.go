@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -127,7 +128,12 @@ func (m *Sessions) PutPending(ctx context.Context, state string, p *Pending, ttl
 		b = appendString(b, f)
 	}
 	b = binary.AppendVarint(b, unixNano(p.Created))
-	if err := m.store.Put(ctx, pendingKey(state), b, ttl); err != nil {
+	key := pendingKey(state)
+	sealed, err := seal(pendingSealKey(state), key, b)
+	if err != nil {
+		return fmt.Errorf("seal pending login: %w", err)
+	}
+	if err := m.store.Put(ctx, key, sealed, ttl); err != nil {
 		return fmt.Errorf("save pending login: %w", err)
 	}
 	return nil
@@ -136,14 +142,16 @@ func (m *Sessions) PutPending(ctx context.Context, state string, p *Pending, ttl
 // TakePending returns and deletes the pending login under state: a second call for the same state
 // gets ErrNotFound, so a callback URL cannot be replayed.
 func (m *Sessions) TakePending(ctx context.Context, state string) (*Pending, error) {
-	b, err := m.store.Take(ctx, pendingKey(state))
+	key := pendingKey(state)
+	sealed, err := m.store.Take(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("take pending login: %w", err)
 	}
-	if len(b) == 0 || b[0] != codecVersion {
+	b, err := open(pendingSealKey(state), key, sealed)
+	if err != nil || len(b) == 0 || b[0] != codecVersion {
 		return nil, ErrNotFound
 	}
 	d := decoder{b: b[1:]}
@@ -156,6 +164,14 @@ func (m *Sessions) TakePending(ctx context.Context, state string) (*Pending, err
 		return nil, ErrNotFound
 	}
 	return p, nil
+}
+
+// pendingSealKey derives the key that seals a pending login from its state, which only the browser's
+// redirect carries: the store alone never shows a nonce or PKCE verifier.
+func pendingSealKey(state string) []byte {
+	m := hmac.New(sha256.New, []byte(state))
+	m.Write([]byte("authbridge pending login"))
+	return m.Sum(nil)
 }
 
 // pendingKey hashes the state so that the store key cannot be replayed as a state parameter.

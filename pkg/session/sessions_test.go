@@ -168,6 +168,10 @@ func TestSessionsNoPlaintextInRedis(t *testing.T) {
 		}
 		forbidden = append(forbidden, []byte(tk.String()), []byte(tk.LogID()))
 	}
+	// A pending login is sealed too: its nonce, PKCE verifier and return URL, and the state that names it.
+	p := &Pending{Binding: "MARKER-BINDING", Nonce: "MARKER-NONCE", Verifier: "MARKER-VERIFIER", ReturnTo: "https://marker.test/", Created: time.Now()}
+	require.NoError(t, m.PutPending(ctx, "MARKER-STATE", p, time.Minute))
+	forbidden = append(forbidden, []byte("marker.test"))
 
 	var keys []string
 	iter := c.Scan(ctx, 0, "*", 100).Iterator()
@@ -175,7 +179,7 @@ func TestSessionsNoPlaintextInRedis(t *testing.T) {
 		keys = append(keys, iter.Val())
 	}
 	require.NoError(t, iter.Err())
-	require.Len(t, keys, n)
+	require.Len(t, keys, n+1)
 	for _, k := range keys {
 		v, err := c.Get(ctx, k).Bytes()
 		require.NoError(t, err)
