@@ -23,6 +23,7 @@ var version = "dev"
 const usage = `authbridge keeps OIDC tokens at the edge: browsers hold an opaque cookie, upstreams get a bearer token.
 
 Usage:
+  authbridge demo         [--help]          try it: identity provider, authbridge, gateway and echo app on 127.0.0.1
   authbridge serve        [--config FILE]   run the gRPC (ext_authz), HTTP (forward-auth) and admin listeners
   authbridge check-config [--config FILE]   validate the configuration and exit (non-zero on problems)
   authbridge version                        print the version
@@ -52,6 +53,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "demo":
+		return runDemo(ctx, args, stdout, stderr)
 	case "serve", "check-config":
 	default:
 		fmt.Fprintf(stderr, "authbridge: unknown command %q\n\n%s", cmd, usage)

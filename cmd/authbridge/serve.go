@@ -26,6 +26,7 @@ import (
 	"github.com/authbridge/authbridge/pkg/forwardauth"
 	"github.com/authbridge/authbridge/pkg/login"
 	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/sessionadmin"
 )
 
 // listeners lets tests hand serve ready listeners; a nil one is opened from the config.
@@ -49,14 +50,16 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sessions := session.NewSessions(store)
 	engine, err := authz.New(authz.Options{
-		Sessions: session.NewSessions(store),
+		Sessions: sessions,
 		Provider: provider,
 		Cookie:   authz.CookieOptions{Name: cfg.Session.Cookie.Name, Domain: cfg.Session.Cookie.Domain, Secure: cfg.Session.Cookie.Secure},
 		Lifetimes: authz.Lifetimes{
 			Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime,
 			RefreshAhead: cfg.Session.RefreshAhead, Login: cfg.Session.LoginTimeout,
 		},
+		Refresh:   authz.RefreshOptions{Wait: cfg.Session.RefreshWait, ReuseWindow: cfg.Session.RefreshReuseWindow},
 		Policy:    authz.Policy{EmailDomains: cfg.Policy.EmailDomains, Groups: cfg.Policy.Groups},
 		Redirects: authz.Domains(cfg.RedirectDomains()),
 		Metrics:   authz.NewMetrics(reg),
@@ -91,7 +94,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	adminSrv := &http.Server{
-		Handler:           adminHandler(reg, store, provider),
+		Handler:           adminHandler(reg, store, provider, adminAPI(sessions, cfg.Admin, log)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -182,8 +185,19 @@ func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Prov
 // pinger is what readiness asks.
 type pinger interface{ Ping(context.Context) error }
 
-func adminHandler(reg *prometheus.Registry, store, provider pinger) http.Handler {
+// adminAPI is the session admin API, or nil when no admin token is configured.
+func adminAPI(sessions *session.Sessions, c config.Admin, log *slog.Logger) http.Handler {
+	if c.Token == "" {
+		return nil
+	}
+	return sessionadmin.New(sessions, c.Token.Reveal(), log)
+}
+
+func adminHandler(reg *prometheus.Registry, store, provider pinger, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	if api != nil {
+		mux.Handle(sessionadmin.Path, api)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

@@ -45,13 +45,17 @@ func (s *syncBuffer) String() string {
 // instance is a running `authbridge serve` wired to a real redis-server and the development provider.
 type instance struct {
 	http, grpc, admin string // base URLs / address
+	idpURL            string
 	redis             *redistest.Server
 	idp               *devidp.IDP
 	logs              *syncBuffer
 	stop              func() error
 }
 
-const testSecret = "s3cr3t-client-value"
+const (
+	testSecret = "s3cr3t-client-value"
+	adminToken = "adm1n-t0ken-value"
+)
 
 func listen(t *testing.T) net.Listener {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,8 +72,9 @@ func start(t *testing.T, tokenTTL time.Duration) *instance {
 	idpSrv := httptest.NewServer(nil)
 	t.Cleanup(idpSrv.Close)
 	idp, err := devidp.New(devidp.Options{
-		Issuer:    idpSrv.URL + "/",
-		Clients:   []devidp.Client{{ID: "app", Secret: testSecret, RedirectURIs: []string{httpURL + "/oauth2/callback"}, LogoutURLs: []string{httpURL + "/"}}},
+		Issuer: idpSrv.URL + "/",
+		Clients: []devidp.Client{{ID: "app", Secret: testSecret, RedirectURIs: []string{httpURL + "/oauth2/callback"},
+			LogoutURLs: []string{httpURL + "/"}, BackchannelLogoutURI: httpURL + "/oauth2/backchannel_logout"}},
 		Users:     []devidp.User{{Username: "alice", Password: "pw", Email: "alice@example.com"}},
 		Audience:  "https://api.test",
 		AutoLogin: "alice",
@@ -90,6 +95,7 @@ func start(t *testing.T, tokenTTL time.Duration) *instance {
 		"AUTHBRIDGE_SESSION_COOKIE_SECURE=false",
 		"AUTHBRIDGE_REDIRECT_ALLOWED_DOMAINS=127.0.0.1,app.test",
 		"AUTHBRIDGE_LOG_LEVEL=debug",
+		"AUTHBRIDGE_ADMIN_TOKEN=" + adminToken,
 	})
 	require.NoError(t, err)
 	logs := &syncBuffer{}
@@ -99,7 +105,8 @@ func start(t *testing.T, tokenTTL time.Duration) *instance {
 		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	}()
 	inst := &instance{
-		http: httpURL, grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
+		idpURL: idpSrv.URL,
+		http:   httpURL, grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
 		redis: rs, idp: idp, logs: logs,
 		stop: sync.OnceValue(func() error {
 			cancel()
@@ -247,4 +254,48 @@ func TestServeGRPCHealthAndGracefulStop(t *testing.T) {
 	}
 	_, err = http.Get(inst.http + "/auth")
 	require.Error(t, err, "the listener is closed after shutdown")
+}
+
+func adminCall(t *testing.T, inst *instance, method, query string) (int, string) {
+	req, _ := http.NewRequest(method, inst.admin+"/admin/sessions?"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeSignOutEverywhere: the provider's back-channel logout and the admin API both end sessions.
+func TestServeSignOutEverywhere(t *testing.T) {
+	inst := start(t, time.Hour)
+	browser, cookie := browserLogin(t, inst)
+	code, body := adminCall(t, inst, "GET", "sub=auth0|alice")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `"sessions":[{"id":`)
+
+	// The user logs out at the provider (another tab, another app): the provider posts a logout token
+	// to /oauth2/backchannel_logout and this browser's authbridge session ends too.
+	resp, err := browser.Get(inst.idpURL + "/v2/logout?client_id=app")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, http.StatusUnauthorized, traefikAuth(t, inst, cookie, "application/json").StatusCode)
+	require.Contains(t, inst.logs.String(), `"msg":"back-channel logout"`)
+
+	// The admin API: list, then end everything of the user.
+	_, cookie = browserLogin(t, inst)
+	_, cookie2 := browserLogin(t, inst)
+	code, body = adminCall(t, inst, "DELETE", "sub=auth0|alice")
+	require.Equal(t, http.StatusOK, code)
+	require.JSONEq(t, `{"ended":2}`, body)
+	require.Equal(t, http.StatusUnauthorized, traefikAuth(t, inst, cookie, "application/json").StatusCode)
+	require.Equal(t, http.StatusUnauthorized, traefikAuth(t, inst, cookie2, "application/json").StatusCode)
+
+	req, _ := http.NewRequest("GET", inst.admin+"/admin/sessions?sub=auth0|alice", nil)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the admin API needs its token")
+	require.NotContains(t, inst.logs.String(), adminToken)
 }

@@ -65,6 +65,9 @@ type Env struct {
 	Store    session.Store
 	Sessions *session.Sessions
 	Engine   *authz.Engine
+
+	client  *http.Client
+	options authz.Options
 }
 
 // Options adjust an Env before it is built.
@@ -73,6 +76,8 @@ type Options struct {
 	Engine    authz.Options // Sessions, Provider and Now are filled in; zero fields get test defaults
 	AutoLogin string        // default "alice"
 	TokenTTL  time.Duration // access token lifetime, default 1h
+	// ReuseWindow is the provider's refresh-token reuse window (devidp.Options.RefreshReuseWindow).
+	ReuseWindow time.Duration
 }
 
 // New starts devidp and builds an engine against it. Everything is stopped when t ends.
@@ -87,21 +92,18 @@ func New(t testing.TB, o Options) *Env {
 	t.Cleanup(srv.Close)
 	issuer := srv.URL + "/"
 	idp, err := devidp.New(devidp.Options{
-		Issuer:         issuer,
-		Clients:        []devidp.Client{{ID: ClientID, Secret: ClientSecret, RedirectURIs: []string{CallbackURL}, LogoutURLs: []string{LogoutReturn}}},
-		Users:          []devidp.User{Alice, Bob},
-		Audience:       Audience,
-		AccessTokenTTL: o.TokenTTL,
-		AutoLogin:      o.AutoLogin,
-		Now:            clock.Now,
+		Issuer:             issuer,
+		Clients:            []devidp.Client{{ID: ClientID, Secret: ClientSecret, RedirectURIs: []string{CallbackURL}, LogoutURLs: []string{LogoutReturn}}},
+		Users:              []devidp.User{Alice, Bob},
+		Audience:           Audience,
+		AccessTokenTTL:     o.TokenTTL,
+		RefreshReuseWindow: o.ReuseWindow,
+		AutoLogin:          o.AutoLogin,
+		Now:                clock.Now,
 	})
 	require.NoError(t, err)
 	srv.Config.Handler = idp.Handler()
-	p, err := login.New(context.Background(), login.Config{
-		IssuerURL: issuer, ClientID: ClientID, ClientSecret: ClientSecret, RedirectURL: CallbackURL,
-		Scopes: []string{"openid", "profile", "email", "offline_access"}, Audience: Audience, Now: clock.Now,
-	}, srv.Client())
-	require.NoError(t, err)
+	p := newProvider(t, issuer, clock, srv.Client())
 	if o.Store == nil {
 		o.Store = session.NewMemoryStore(clock.Now)
 	}
@@ -118,7 +120,28 @@ func New(t testing.TB, o Options) *Env {
 	}
 	e, err := authz.New(eo)
 	require.NoError(t, err)
-	return &Env{Clock: clock, IDP: idp, IDPURL: issuer, Provider: p, Store: o.Store, Sessions: eo.Sessions, Engine: e}
+	return &Env{Clock: clock, IDP: idp, IDPURL: issuer, Provider: p, Store: o.Store, Sessions: eo.Sessions, Engine: e,
+		client: srv.Client(), options: eo}
+}
+
+func newProvider(t testing.TB, issuer string, clock *Clock, client *http.Client) *login.Provider {
+	p, err := login.New(context.Background(), login.Config{
+		IssuerURL: issuer, ClientID: ClientID, ClientSecret: ClientSecret, RedirectURL: CallbackURL,
+		Scopes: []string{"openid", "profile", "email", "offline_access"}, Audience: Audience, Now: clock.Now,
+	}, client)
+	require.NoError(t, err)
+	return p
+}
+
+// Replica builds another engine, with its own provider client, over the same store, provider and clock:
+// a second authbridge replica.
+func (e *Env) Replica(t testing.TB) *authz.Engine {
+	t.Helper()
+	o := e.options
+	o.Provider = newProvider(t, e.IDPURL, e.Clock, e.client)
+	eng, err := authz.New(o)
+	require.NoError(t, err)
+	return eng
 }
 
 // Navigate is a browser's top-level GET of uri on the app host.

@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -38,6 +37,17 @@ type Lifetimes struct {
 	Login        time.Duration // a started login must finish within this
 }
 
+// RefreshOptions coordinate token refresh across replicas.
+type RefreshOptions struct {
+	Wait  time.Duration // how long a request waits for another replica's refresh; default 2s
+	Lease time.Duration // TTL of the per-session refresh lease, renewed while the call runs; default 3s
+	// ReuseWindow is the provider's refresh-token reuse window (Auth0's "reuse interval"); 0 if none.
+	// When a replica dies between the provider's answer and the store write, the next replica can only
+	// refresh with the old token inside this window, so the lease is kept short enough to expire well
+	// within it.
+	ReuseWindow time.Duration
+}
+
 // Policy is what a logged-in user must satisfy; the zero Policy lets every user in.
 type Policy struct {
 	EmailDomains []string // if set, the email must be @ one of them
@@ -50,6 +60,7 @@ type Options struct {
 	Provider  *login.Provider
 	Cookie    CookieOptions
 	Lifetimes Lifetimes
+	Refresh   RefreshOptions
 	Policy    Policy
 	Redirects Domains          // where the browser may return to; see Domains
 	Metrics   *Metrics         // may be nil
@@ -80,6 +91,15 @@ func New(o Options) (*Engine, error) {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.o.Refresh.Wait <= 0 {
+		e.o.Refresh.Wait = 2 * time.Second
+	}
+	if e.o.Refresh.Lease <= 0 {
+		e.o.Refresh.Lease = 3 * time.Second
+		if w := e.o.Refresh.ReuseWindow; w > 0 && w/3 < e.o.Refresh.Lease {
+			e.o.Refresh.Lease = max(w/3, 100*time.Millisecond)
+		}
 	}
 	return e, nil
 }
@@ -147,7 +167,7 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 		}
 		return e.unauthenticated(ctx, r, "session reached its maximum lifetime")
 	}
-	if !s.Expiry.IsZero() && !now.Add(e.o.Lifetimes.RefreshAhead).Before(s.Expiry) {
+	if e.refreshDue(s, now) {
 		fresh, d, err := e.refresh(ctx, r, t, s)
 		if d != nil || err != nil {
 			return d, err
@@ -155,8 +175,9 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 		s = fresh
 	} else if e.touchDue(s, now) {
 		// Renew the store TTL so an active session does not hit its idle timeout. This rewrites the
-		// record only once per Idle/8, not on every request.
-		if err := e.save(ctx, t, s, now); err != nil {
+		// record only once per Idle/8, not on every request, and only if nobody changed it meanwhile
+		// (a lost touch is harmless; a touch that overwrote a refresh would lose the rotated token).
+		if _, err := e.update(ctx, t, s, now); err != nil {
 			e.log.Warn("renew session ttl", "session", t.LogID(), "err", err)
 		}
 	}
@@ -166,69 +187,25 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	return e.allow(s), nil
 }
 
-// refresh renews the access token of s. It returns the fresh session, or a decision when the session
-// cannot go on, or an error when the provider or store failed and the old token has expired too.
-func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *session.Session) (*session.Session, *Decision, error) {
-	now := e.now()
-	if s.RefreshToken == "" {
-		if now.Before(s.Expiry) {
-			return s, nil, nil
-		}
-		d, err := e.unauthenticated(ctx, r, "access token expired and no refresh token")
-		return nil, d, err
-	}
-	v, err, _ := e.refreshes.Do(t.LogID(), func() (any, error) {
-		tok, err := e.o.Provider.Refresh(ctx, s.RefreshToken)
-		if err != nil {
-			return nil, err
-		}
-		fresh := *s
-		fresh.AccessToken, fresh.Expiry = tok.AccessToken, tok.Expiry
-		if tok.RefreshToken != "" {
-			fresh.RefreshToken = tok.RefreshToken
-		}
-		if tok.IDToken != "" {
-			fresh.IDToken = tok.IDToken
-		}
-		if c := tok.Claims; c != nil {
-			if c.Subject != s.Subject {
-				return nil, fmt.Errorf("%w: refreshed id token names another subject", login.ErrInvalidToken)
-			}
-			fresh.Email, fresh.Groups = c.Email, c.Groups
-		}
-		if err := e.save(ctx, t, &fresh, e.now()); err != nil {
-			// The provider may have rotated the refresh token; losing it ends the session at the next
-			// refresh. Still serve this request with the new access token.
-			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
-		}
-		return &fresh, nil
-	})
-	switch {
-	case err == nil:
-		return v.(*session.Session), nil, nil
-	case errors.Is(err, login.ErrInvalidGrant), errors.Is(err, login.ErrInvalidToken):
-		e.log.Info("refresh refused, session ends", "session", t.LogID(), "err", err)
-		if derr := e.o.Sessions.Delete(ctx, t); derr != nil {
-			return nil, nil, derr
-		}
-		d, err := e.unauthenticated(ctx, r, "refresh refused by provider")
-		return nil, d, err
-	case now.Before(s.Expiry):
-		// The provider is unreachable but the token still works: use it and try again next time.
-		e.log.Warn("refresh failed, using current token", "session", t.LogID(), "err", err)
-		return s, nil, nil
-	}
-	return nil, nil, fmt.Errorf("refresh expired token: %w", err)
-}
-
 func (e *Engine) touchDue(s *session.Session, now time.Time) bool {
 	idle := e.o.Lifetimes.Idle
 	return idle > 0 && now.Sub(s.Touched) >= idle/8
 }
 
-// save writes s with a TTL of the idle timeout, cut short by the absolute lifetime.
+// save writes s as a new session with a TTL of the idle timeout, cut short by the absolute lifetime.
 func (e *Engine) save(ctx context.Context, t session.Ticket, s *session.Session, now time.Time) error {
 	s.Touched = now
+	return e.o.Sessions.Save(ctx, t, s, e.ttl(s, now))
+}
+
+// update writes s over the record it was loaded from if that is unchanged; see session.Sessions.Update.
+func (e *Engine) update(ctx context.Context, t session.Ticket, s *session.Session, now time.Time) (bool, error) {
+	s.Touched = now
+	return e.o.Sessions.Update(ctx, t, s, e.ttl(s, now))
+}
+
+// ttl is the store TTL for s written now: the idle timeout, cut short by the absolute lifetime.
+func (e *Engine) ttl(s *session.Session, now time.Time) time.Duration {
 	ttl := e.o.Lifetimes.Idle
 	if e.o.Lifetimes.Max > 0 {
 		if left := s.CreatedAt.Add(e.o.Lifetimes.Max).Sub(now); ttl <= 0 || left < ttl {
@@ -238,7 +215,7 @@ func (e *Engine) save(ctx context.Context, t session.Ticket, s *session.Session,
 	if ttl <= 0 {
 		ttl = time.Second
 	}
-	return e.o.Sessions.Save(ctx, t, s, ttl)
+	return ttl
 }
 
 func (e *Engine) allow(s *session.Session) *Decision {

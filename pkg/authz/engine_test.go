@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,4 +360,47 @@ func newTicket(t *testing.T) string {
 	tk, err := session.NewTicket()
 	require.NoError(t, err)
 	return tk.String()
+}
+
+// countingStore counts writes to session records.
+type countingStore struct {
+	session.Store
+	mu     sync.Mutex
+	writes int
+}
+
+func (c *countingStore) CompareAndSwap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+	return c.Store.CompareAndSwap(ctx, key, old, val, ttl)
+}
+
+func (c *countingStore) Put(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+	return c.Store.Put(ctx, key, val, ttl)
+}
+
+// TestIdleTimeoutSlidesWithoutWritePerRequest: an active session keeps living past its idle timeout, and
+// extending it costs a store write only once per Idle/8, not on every request.
+func TestIdleTimeoutSlidesWithoutWritePerRequest(t *testing.T) {
+	store := &countingStore{}
+	env := enginetest.New(t, enginetest.Options{Store: store, TokenTTL: 1000 * time.Hour, Engine: authz.Options{
+		Lifetimes: authz.Lifetimes{Idle: 80 * time.Minute, Max: 100 * time.Hour, Login: time.Minute}}})
+	store.Store = session.NewMemoryStore(env.Clock.Now)
+	cookie, _ := env.Login(t, "/")
+	store.mu.Lock()
+	store.writes = 0
+	store.mu.Unlock()
+	// 4 hours of use, one request a minute: 240 requests, well past the 80-minute idle timeout.
+	for range 240 {
+		env.Clock.Advance(time.Minute)
+		allow(t, env, cookie)
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	require.LessOrEqual(t, store.writes, 240/10+1, "about one write per Idle/8 (10 minutes)")
+	require.GreaterOrEqual(t, store.writes, 20)
 }

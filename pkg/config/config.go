@@ -49,6 +49,7 @@ type Config struct {
 	TrustedProxyPrefixes []netip.Prefix `yaml:"-"`
 	Policy               Policy         `yaml:"policy"`
 	Log                  Log            `yaml:"log"`
+	Admin                Admin          `yaml:"admin"`
 }
 
 // OIDC is the identity provider and this relying party's registration there (oidc.*).
@@ -108,6 +109,14 @@ type Session struct {
 	// LoginTimeout (session.login_timeout) is how long a started login (state, nonce, PKCE verifier) stays
 	// valid for its callback. Default: 10m.
 	LoginTimeout time.Duration `yaml:"login_timeout"`
+	// RefreshWait (session.refresh_wait) is how long a request waits for another replica that is already
+	// refreshing the same session before it uses the still-valid token or answers 503. Default: 2s.
+	RefreshWait time.Duration `yaml:"refresh_wait"`
+	// RefreshReuseWindow (session.refresh_reuse_window) is the provider's refresh-token reuse window
+	// (Auth0's "reuse interval"). If a replica dies between the provider's answer and storing the rotated
+	// token, another replica can only refresh with the old token inside this window, so the refresh lease
+	// is kept to a third of it. Default: 0 (no window; lease 3s).
+	RefreshReuseWindow time.Duration `yaml:"refresh_reuse_window"`
 }
 
 // Redis is the Redis deployment used when Session.Store is redis (session.redis.*).
@@ -170,6 +179,16 @@ type Policy struct {
 	Groups []string `yaml:"groups"`
 }
 
+// Admin configures the session admin API on the admin listener (admin.*).
+type Admin struct {
+	// Token (admin.token) is the bearer token that /admin/sessions requires; prefer TokenFile. Default:
+	// empty, the admin API is off.
+	Token Secret `yaml:"token"`
+	// TokenFile (admin.token_file) is a file holding Token (trailing newline trimmed). Load reads it into
+	// Token and clears this field. Setting both is an error.
+	TokenFile string `yaml:"token_file"`
+}
+
 // Log is the process log's shape (log.*).
 type Log struct {
 	// Level (log.level) is debug, info, warn or error. Default: info.
@@ -202,6 +221,7 @@ func defaults() *Config {
 			MaxLifetime:  168 * time.Hour,
 			RefreshAhead: 60 * time.Second,
 			LoginTimeout: 10 * time.Minute,
+			RefreshWait:  2 * time.Second,
 		},
 		Listen: Listen{HTTP: ":4180", GRPC: ":9191", Admin: ":9090"},
 		TrustedProxies: []string{

@@ -49,6 +49,7 @@ func (c *Config) secretFiles() []secretFile {
 	return []secretFile{
 		{"oidc.client_secret", "oidc.client_secret_file", &c.OIDC.ClientSecret, &c.OIDC.ClientSecretFile},
 		{"session.redis.password", "session.redis.password_file", &c.Session.Redis.Password, &c.Session.Redis.PasswordFile},
+		{"admin.token", "admin.token_file", &c.Admin.Token, &c.Admin.TokenFile},
 	}
 }
 

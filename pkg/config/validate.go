@@ -148,6 +148,12 @@ func (c *Config) validateSession(p *problems) {
 	if s.LoginTimeout <= 0 {
 		p.invalid("session.login_timeout", "%s must be positive", fmtDuration(s.LoginTimeout))
 	}
+	if s.RefreshWait <= 0 {
+		p.invalid("session.refresh_wait", "%s must be positive", fmtDuration(s.RefreshWait))
+	}
+	if s.RefreshReuseWindow < 0 {
+		p.invalid("session.refresh_reuse_window", "%s must not be negative", fmtDuration(s.RefreshReuseWindow))
+	}
 }
 
 func (c *Config) validateCookie(p *problems) {

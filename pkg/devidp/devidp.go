@@ -42,6 +42,9 @@ type Client struct {
 	Secret       string   // client_secret, accepted by client_secret_basic and client_secret_post
 	RedirectURIs []string // allowed redirect_uri values, compared exactly
 	LogoutURLs   []string // allowed returnTo / post_logout_redirect_uri values, compared exactly
+	// BackchannelLogoutURI, if set, receives an OIDC back-channel logout token (sub and sid) whenever
+	// a login session ends at /v2/logout or /oidc/logout.
+	BackchannelLogoutURI string
 }
 
 // Options configures an IDP. Issuer, Clients and Users are required.

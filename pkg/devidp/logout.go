@@ -93,12 +93,18 @@ func (p *IDP) logoutURLAllowed(clientID, u string) bool {
 	return false
 }
 
-// endSession ends the browser's SSO session and the session named sid, and clears the SSO cookie.
+// endSession ends the browser's SSO session and the session named sid, clears the SSO cookie, and
+// sends a back-channel logout token for each ended login to every client that registered a URI.
 func (p *IDP) endSession(w http.ResponseWriter, r *http.Request, sid string) {
+	var ended []loginInfo
 	p.mu.Lock()
-	delete(p.st.sessions, cookieValue(r, ssoCookie))
+	if s, ok := p.st.sessions[cookieValue(r, ssoCookie)]; ok {
+		ended = append(ended, s.login)
+		delete(p.st.sessions, cookieValue(r, ssoCookie))
+	}
 	for id, s := range p.st.sessions {
 		if sid != "" && s.login.sid == sid {
+			ended = append(ended, s.login)
 			delete(p.st.sessions, id)
 		}
 	}
@@ -106,4 +112,7 @@ func (p *IDP) endSession(w http.ResponseWriter, r *http.Request, sid string) {
 	c := p.cookie(ssoCookie, "")
 	c.MaxAge = -1
 	http.SetCookie(w, c)
+	for _, li := range ended {
+		p.sendBackchannel(li)
+	}
 }

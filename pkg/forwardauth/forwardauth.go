@@ -3,6 +3,7 @@
 package forwardauth
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -14,8 +15,9 @@ import (
 
 // Paths the handler serves.
 const (
-	PathAuth      = "/auth"
-	PathNginxAuth = "/oauth2/auth"
+	PathAuth        = "/auth"
+	PathNginxAuth   = "/oauth2/auth"
+	PathBackchannel = "/oauth2/backchannel_logout"
 )
 
 // Options configure a Handler.
@@ -55,6 +57,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, req, true)
 	case authz.PathStart, authz.PathCallback, authz.PathSignOut:
 		h.serve(w, r, h.direct(r), false)
+	case PathBackchannel:
+		h.backchannel(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -109,6 +113,38 @@ func render(w http.ResponseWriter, d *authz.Decision, nginx bool) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(d.Body))
+}
+
+// backchannel answers OIDC Back-Channel Logout 1.0 (section 2.8): a form POST with logout_token; 200 when
+// done, 400 with an OAuth error body when the token is refused, 503 when the store cannot answer.
+func (h *Handler) backchannel(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	token := r.PostFormValue("logout_token")
+	if token == "" {
+		writeJSONError(w, http.StatusBadRequest, "invalid_request", "logout_token is missing")
+		return
+	}
+	if _, err := h.engine.BackchannelLogout(r.Context(), token); err != nil {
+		if errors.Is(err, authz.ErrLogoutToken) {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", "logout token refused")
+			return
+		}
+		http.Error(w, "logout is temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + desc + `"}` + "\n"))
 }
 
 // trustedPeer reports whether the connection comes from a configured proxy.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ type Config struct {
 	GroupsClaim     string            // ID-token claim holding the user's groups; default "groups"
 	Logout          LogoutMode        // default auto
 	Timeout         time.Duration     // per call to the provider; default 5s
+	MaxConcurrent   int               // token calls in flight at once; more wait (bounded by Timeout); default 64
 	Now             func() time.Time  // default time.Now
 }
 
@@ -60,7 +62,8 @@ type Provider struct {
 	authOpts   []oauth2.AuthCodeOption
 	endSession string // OIDC end_session_endpoint, empty if not advertised
 	logout     LogoutMode
-	discovery  string // discovery document URL, fetched by Ping
+	discovery  string        // discovery document URL, fetched by Ping
+	slots      chan struct{} // caps concurrent token calls so a stampede cannot overrun the provider
 }
 
 // New discovers the provider at cfg.IssuerURL and returns a Provider for it. client may be nil for a
@@ -71,6 +74,9 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 64
 	}
 	if cfg.GroupsClaim == "" {
 		cfg.GroupsClaim = "groups"
@@ -85,7 +91,8 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		return nil, fmt.Errorf("discover provider %s: %w", cfg.IssuerURL, err)
 	}
 	var extra struct {
-		EndSession string `json:"end_session_endpoint"`
+		EndSession  string   `json:"end_session_endpoint"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := op.Claims(&extra); err != nil {
 		return nil, fmt.Errorf("read discovery document: %w", err)
@@ -97,13 +104,14 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 			ClientID:     cfg.ClientID,
 			ClientSecret: cfg.ClientSecret,
 			RedirectURL:  cfg.RedirectURL,
-			Endpoint:     op.Endpoint(),
+			Endpoint:     endpoint(op.Endpoint(), extra.AuthMethods),
 			Scopes:       cfg.Scopes,
 		},
 		// The key set fetches JWKS with our client (timeouts) and caches keys across requests.
 		verifier:   op.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now}),
 		endSession: extra.EndSession,
 		discovery:  strings.TrimSuffix(cfg.IssuerURL, "/") + "/.well-known/openid-configuration",
+		slots:      make(chan struct{}, cfg.MaxConcurrent),
 	}
 	if cfg.Audience != "" {
 		p.authOpts = append(p.authOpts, oauth2.SetAuthURLParam("audience", cfg.Audience))
@@ -113,6 +121,17 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	}
 	p.logout = p.resolveLogout(cfg.Logout)
 	return p, nil
+}
+
+// endpoint fixes how the client authenticates at the token endpoint. Left to auto-detect, the oauth2
+// package retries a failed call with the other method: a refused refresh would be presented twice,
+// which a provider with reuse detection (Auth0) reads as theft and answers by revoking the family.
+func endpoint(e oauth2.Endpoint, methods []string) oauth2.Endpoint {
+	e.AuthStyle = oauth2.AuthStyleInHeader // client_secret_basic, the OIDC default
+	if len(methods) > 0 && !slices.Contains(methods, "client_secret_basic") && slices.Contains(methods, "client_secret_post") {
+		e.AuthStyle = oauth2.AuthStyleInParams
+	}
+	return e
 }
 
 func (p *Provider) resolveLogout(m LogoutMode) LogoutMode {
@@ -224,9 +243,17 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 	return t, nil
 }
 
+// callContext bounds one token call by the timeout and takes one of the concurrency slots; the returned
+// cancel frees it.
 func (p *Provider) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.client)
-	return context.WithTimeout(ctx, p.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	select {
+	case p.slots <- struct{}{}:
+		return ctx, func() { <-p.slots; cancel() }
+	case <-ctx.Done():
+		return ctx, cancel // the call fails at once with the context's error
+	}
 }
 
 func (p *Provider) tokens(tok *oauth2.Token, idToken string, c *Claims) *Tokens {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,9 +167,11 @@ func TestTokenEndpointErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p.answer = func(*http.Request) (int, any) { return tt.status, tt.body }
+			calls := 0
+			p.answer = func(*http.Request) (int, any) { calls++; return tt.status, tt.body }
 			_, err := lp.Refresh(context.Background(), "rt-old")
 			require.Error(t, err)
+			require.Equal(t, 1, calls, "a refused refresh token is never presented twice (reuse detection)")
 			require.Equal(t, tt.wantGrant, errors.Is(err, login.ErrInvalidGrant), err)
 			require.NotContains(t, err.Error(), "rt-old", "errors never carry the token")
 		})
@@ -244,4 +247,34 @@ func TestDiscoveryFailures(t *testing.T) {
 	_, err = login.New(context.Background(), login.Config{IssuerURL: "http://127.0.0.1:1/", ClientID: "c", Timeout: time.Second}, nil)
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "discover provider"), fmt.Sprint(err))
+}
+
+func TestConcurrencyCap(t *testing.T) {
+	p := newProvider(t)
+	lp := p.login(t, func(c *login.Config) { c.MaxConcurrent = 2 })
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	release := make(chan struct{})
+	p.answer = func(*http.Request) (int, any) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return 200, map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 60}
+	}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			_, err := lp.Refresh(context.Background(), "rt")
+			require.NoError(t, err)
+		})
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return inFlight == 2 }, 5*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	require.Equal(t, 2, most, "never more token calls in flight than the cap")
 }

@@ -18,7 +18,7 @@ const maxGroups = 4096
 // marshal encodes s in a compact binary form: a version byte, then length-prefixed strings and
 // varint times. It is cheaper than JSON on the hot path and has no field names to leak.
 func marshal(s *Session) []byte {
-	n := 1 + 5*binary.MaxVarintLen64 + len(s.Subject) + len(s.Email) + len(s.SID) +
+	n := 1 + 7*binary.MaxVarintLen64 + len(s.Subject) + len(s.Email) + len(s.SID) +
 		len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) + 3*binary.MaxVarintLen64
 	for _, g := range s.Groups {
 		n += binary.MaxVarintLen64 + len(g)

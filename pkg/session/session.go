@@ -28,6 +28,28 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+
+	// CompareAndSwap replaces the record under key with val (for ttl) only if the record currently holds
+	// exactly old, atomically. It reports false, writing nothing, when the record differs or is gone, so a
+	// write based on a stale read (a refresh finishing after sign-out) never resurrects or clobbers a record.
+	CompareAndSwap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error)
+
+	// Acquire takes the lease under key for owner for ttl if nobody holds it (SET NX PX); it reports
+	// whether owner now holds it. Leases share the key space with records; callers prefix their keys.
+	Acquire(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
+	// Renew extends owner's lease under key to ttl from now; false if owner no longer holds it.
+	Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error)
+	// Release ends owner's lease under key; releasing a lease owner does not hold does nothing.
+	Release(ctx context.Context, key, owner string) error
+
+	// IndexAdd records member with value in the index under key and keeps the index alive for at least
+	// ttl from now (an existing longer expiry is kept).
+	IndexAdd(ctx context.Context, key, member, value string, ttl time.Duration) error
+	// Index returns every member of the index under key with its value; an absent index is empty, not
+	// an error.
+	Index(ctx context.Context, key string) (map[string]string, error)
+	// IndexRemove removes members from the index under key; absent members are ignored.
+	IndexRemove(ctx context.Context, key string, members ...string) error
 }
 
 // Session is what authbridge knows about one logged-in browser. It never leaves the server unsealed.
@@ -42,4 +64,6 @@ type Session struct {
 	Expiry       time.Time // when AccessToken expires; zero if unknown
 	CreatedAt    time.Time // login time; bounds the absolute lifetime
 	Touched      time.Time // last time the record was written; the store TTL runs from here
+
+	sealed []byte // the record as Load read it: the version a later Update compares against
 }

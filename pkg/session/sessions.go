@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -52,10 +53,12 @@ func (m *Sessions) Load(ctx context.Context, t Ticket) (*Session, error) {
 	if err != nil {
 		return nil, ErrNotFound
 	}
+	s.sealed = sealed
 	return s, nil
 }
 
-// Save seals s with the ticket's key and stores it for ttl.
+// Save seals s with the ticket's key and stores it for ttl as a new session, indexed by its subject and
+// (when it has one) its sid so that EndSubject and EndSID can find it.
 func (m *Sessions) Save(ctx context.Context, t Ticket, s *Session, ttl time.Duration) error {
 	key := t.storeKey()
 	sealed, err := seal(t.key[:], key, marshal(s))
@@ -65,7 +68,49 @@ func (m *Sessions) Save(ctx context.Context, t Ticket, s *Session, ttl time.Dura
 	if err := m.store.Put(ctx, key, sealed, ttl); err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
+	s.sealed = sealed
+	created := strconv.FormatInt(s.CreatedAt.Unix(), 10)
+	if err := m.store.IndexAdd(ctx, indexKey(subjectIndex, s.Subject), key, created, ttl); err != nil {
+		return fmt.Errorf("index session: %w", err)
+	}
+	if s.SID != "" {
+		if err := m.store.IndexAdd(ctx, indexKey(sidIndex, s.SID), key, created, ttl); err != nil {
+			return fmt.Errorf("index session: %w", err)
+		}
+	}
 	return nil
+}
+
+// Update writes s over the record it was loaded from, only if that record is still exactly what Load
+// read: false means the session changed meanwhile (reload and retry) or is gone (signed out: never
+// resurrect it). It keeps the index entries alive for ttl.
+func (m *Sessions) Update(ctx context.Context, t Ticket, s *Session, ttl time.Duration) (bool, error) {
+	if s.sealed == nil {
+		return false, errors.New("session: Update of a session that was not loaded")
+	}
+	key := t.storeKey()
+	sealed, err := seal(t.key[:], key, marshal(s))
+	if err != nil {
+		return false, fmt.Errorf("seal session: %w", err)
+	}
+	ok, err := m.store.CompareAndSwap(ctx, key, s.sealed, sealed, ttl)
+	if err != nil {
+		return false, fmt.Errorf("update session: %w", err)
+	}
+	if !ok {
+		return false, nil
+	}
+	s.sealed = sealed
+	created := strconv.FormatInt(s.CreatedAt.Unix(), 10)
+	if err := m.store.IndexAdd(ctx, indexKey(subjectIndex, s.Subject), key, created, ttl); err != nil {
+		return true, fmt.Errorf("index session: %w", err)
+	}
+	if s.SID != "" {
+		if err := m.store.IndexAdd(ctx, indexKey(sidIndex, s.SID), key, created, ttl); err != nil {
+			return true, fmt.Errorf("index session: %w", err)
+		}
+	}
+	return true, nil
 }
 
 // Delete removes the session the ticket names; a missing session is not an error.

@@ -1,0 +1,43 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/authbridge/authbridge/pkg/login"
+)
+
+// ErrLogoutToken wraps every reason a back-channel logout token is refused (bad signature, audience,
+// claims, or a replayed jti); the front answers 400. Other errors from BackchannelLogout mean the store
+// could not answer (503), so the provider retries.
+var ErrLogoutToken = errors.New("authz: logout token refused")
+
+// BackchannelLogout ends the sessions an OIDC back-channel logout token names: those that came from its
+// sid, or, with only a sub, every session of that user. It returns how many sessions it ended.
+func (e *Engine) BackchannelLogout(ctx context.Context, raw string) (int, error) {
+	c, err := e.o.Provider.VerifyLogoutToken(ctx, raw)
+	if err != nil {
+		e.log.Warn("back-channel logout token refused", "err", err)
+		return 0, fmt.Errorf("%w: %w", ErrLogoutToken, err)
+	}
+	first, err := e.o.Sessions.Once(ctx, "jti", c.JTI, login.LogoutTokenMaxAge)
+	if err != nil {
+		return 0, err
+	}
+	if !first {
+		e.log.Warn("back-channel logout token replayed")
+		return 0, fmt.Errorf("%w: jti already used", ErrLogoutToken)
+	}
+	var n int
+	if c.SID != "" {
+		n, err = e.o.Sessions.EndSID(ctx, c.SID)
+	} else {
+		n, err = e.o.Sessions.EndSubject(ctx, c.Subject)
+	}
+	if err != nil {
+		return n, err
+	}
+	e.log.Info("back-channel logout", "sub", c.Subject, "by_sid", c.SID != "", "ended", n)
+	return n, nil
+}

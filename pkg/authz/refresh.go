@@ -1,0 +1,198 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authbridge/authbridge/pkg/login"
+	"github.com/authbridge/authbridge/pkg/session"
+)
+
+// errRefreshWait means another replica's refresh of this session did not finish within Refresh.Wait.
+var errRefreshWait = errors.New("authz: refresh by another replica still running")
+
+// refreshPoll is how often a waiting request re-reads a session that another replica is refreshing.
+const refreshPoll = 20 * time.Millisecond
+
+// refreshDue reports whether s's access token is inside the refresh-ahead window (or expired).
+func (e *Engine) refreshDue(s *session.Session, now time.Time) bool {
+	return !s.Expiry.IsZero() && !now.Add(e.o.Lifetimes.RefreshAhead).Before(s.Expiry)
+}
+
+// refresh renews the access token of s, at most once per session across every replica. It returns the
+// session to use, or a decision when the session cannot go on, or an error when neither a fresh nor the
+// current token can be used (fail closed).
+func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *session.Session) (*session.Session, *Decision, error) {
+	now := e.now()
+	if s.RefreshToken == "" {
+		if now.Before(s.Expiry) {
+			return s, nil, nil
+		}
+		d, err := e.unauthenticated(ctx, r, "access token expired and no refresh token")
+		return nil, d, err
+	}
+	// One refresh per session in this process; the lease makes it one across processes. The work is
+	// detached from this request: once the provider has rotated the refresh token, the answer must be
+	// stored even if the request that started it has gone.
+	ch := e.refreshes.DoChan(t.LogID(), func() (any, error) {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Refresh.Wait+e.o.Refresh.Lease+30*time.Second)
+		defer cancel()
+		return e.refreshShared(wctx, t, s)
+	})
+	var res singleflightResult
+	select {
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case r := <-ch:
+		res = singleflightResult{r.Val, r.Err}
+	}
+	err := res.err
+	switch {
+	case err == nil:
+		return res.val.(*session.Session), nil, nil
+	case errors.Is(err, session.ErrNotFound):
+		d, err := e.unauthenticated(ctx, r, "session ended while refreshing")
+		return nil, d, err
+	case errors.Is(err, login.ErrInvalidGrant), errors.Is(err, login.ErrInvalidToken):
+		e.log.Info("refresh refused, session ends", "session", t.LogID(), "err", err)
+		if derr := e.o.Sessions.Delete(ctx, t); derr != nil {
+			return nil, nil, derr
+		}
+		d, err := e.unauthenticated(ctx, r, "refresh refused by provider")
+		return nil, d, err
+	case now.Before(s.Expiry):
+		// The provider (or the other replica) is slow or down, but the token still works: use it.
+		e.log.Warn("refresh not done, using current token", "session", t.LogID(), "err", err)
+		return s, nil, nil
+	}
+	return nil, nil, fmt.Errorf("refresh expired token: %w", err)
+}
+
+type singleflightResult struct {
+	val any
+	err error
+}
+
+// refreshShared refreshes under the session's lease, or waits for the replica that holds it and uses
+// the tokens it stores. A waiter never calls the token endpoint itself unless the lease is free again
+// (the holder finished without storing, or died): then it takes the lease and refreshes.
+func (e *Engine) refreshShared(ctx context.Context, t session.Ticket, s *session.Session) (*session.Session, error) {
+	owner, err := login.Random()
+	if err != nil {
+		return nil, err
+	}
+	lease := e.o.Sessions.Lease(t, owner)
+	start := time.Now()
+	for {
+		ok, err := lease.Acquire(ctx, e.o.Refresh.Lease)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return e.refreshHolding(ctx, t, lease)
+		}
+		if time.Since(start) >= e.o.Refresh.Wait {
+			return nil, errRefreshWait
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(refreshPoll):
+		}
+		cur, err := e.o.Sessions.Load(ctx, t)
+		if err != nil {
+			return nil, err // ErrNotFound: signed out meanwhile
+		}
+		if cur.AccessToken != s.AccessToken || !e.refreshDue(cur, e.now()) {
+			return cur, nil // the holder stored new tokens
+		}
+	}
+}
+
+// refreshHolding calls the provider while holding the lease and stores the answer with compare-and-swap.
+func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *session.Lease) (*session.Session, error) {
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	// Re-read under the lease: another replica may have refreshed between our read and the lease.
+	s, err := e.o.Sessions.Load(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if !e.refreshDue(s, e.now()) || s.RefreshToken == "" {
+		return s, nil
+	}
+	stop := e.keepLease(ctx, lease)
+	tok, err := e.o.Provider.Refresh(ctx, s.RefreshToken)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	for range 3 {
+		fresh, err := e.apply(s, tok)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := e.update(ctx, t, fresh, e.now())
+		if err != nil {
+			// The provider may have rotated the refresh token and we could not store it: serve this
+			// request with the new access token; the lease's expiry lets another replica retry.
+			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
+			return fresh, nil
+		}
+		if ok {
+			e.log.Debug("refreshed", "session", t.LogID())
+			return fresh, nil
+		}
+		// The record changed under us (a touch) or is gone (sign-out, which must stay final).
+		if s, err = e.o.Sessions.Load(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("authz: session kept changing during refresh")
+}
+
+// apply returns a copy of s carrying the tokens of a refresh.
+func (e *Engine) apply(s *session.Session, tok *login.Tokens) (*session.Session, error) {
+	fresh := *s
+	fresh.AccessToken, fresh.Expiry = tok.AccessToken, tok.Expiry
+	if tok.RefreshToken != "" {
+		// The rotated token replaces the old one in the same write as the new access token: the old one
+		// is kept nowhere, so it can never be presented again after a successful store.
+		fresh.RefreshToken = tok.RefreshToken
+	}
+	if tok.IDToken != "" {
+		fresh.IDToken = tok.IDToken
+	}
+	if c := tok.Claims; c != nil {
+		if c.Subject != s.Subject {
+			return nil, fmt.Errorf("%w: refreshed id token names another subject", login.ErrInvalidToken)
+		}
+		fresh.Email, fresh.Groups = c.Email, c.Groups
+	}
+	return &fresh, nil
+}
+
+// keepLease renews the lease every third of its TTL until the returned stop is called, so a slow
+// provider does not let the lease lapse and a second replica start a refresh of its own.
+func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(e.o.Refresh.Lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if ok, err := lease.Renew(ctx, e.o.Refresh.Lease); err != nil || !ok {
+					e.log.Warn("refresh lease lost", "err", err)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
