@@ -223,7 +223,7 @@ func (e *Engine) allow(s *session.Session) *Decision {
 		Outcome: Allow,
 		Status:  http.StatusOK,
 		Upstream: http.Header{
-			HeaderAuthorization: {"Bearer " + s.AccessToken},
+			HeaderAuthorization: {s.Bearer()},
 			HeaderUser:          {s.Subject},
 			HeaderEmail:         {s.Email},
 		},

@@ -10,6 +10,13 @@ import (
 type Metrics struct {
 	decisions *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
+	fronts    map[string]*frontMetrics // resolved once for the known fronts; read-only after NewMetrics
+}
+
+// frontMetrics holds one front's series, so the hot path does no label hashing.
+type frontMetrics struct {
+	outcomes [4]prometheus.Counter // by Outcome; index 0 is error
+	latency  prometheus.Observer
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -26,14 +33,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"front"}),
 	}
 	reg.MustRegister(m.decisions, m.latency)
+	m.fronts = make(map[string]*frontMetrics)
+	for _, f := range []string{FrontExtAuthz, FrontForwardAuth, FrontNginx, FrontHTTP} {
+		fm := &frontMetrics{latency: m.latency.WithLabelValues(f)}
+		fm.outcomes[0] = m.decisions.WithLabelValues(f, "error")
+		for _, o := range []Outcome{Allow, Redirect, Deny} {
+			fm.outcomes[o] = m.decisions.WithLabelValues(f, o.String())
+		}
+		m.fronts[f] = fm
+	}
 	return m
 }
 
 func (m *Metrics) observe(front string, d *Decision, err error, took time.Duration) {
-	outcome := "error"
-	if err == nil {
-		outcome = d.Outcome.String()
+	fm, ok := m.fronts[front]
+	if !ok {
+		return // not a front of ours (tests): no unbounded label values
 	}
-	m.decisions.WithLabelValues(front, outcome).Inc()
-	m.latency.WithLabelValues(front).Observe(took.Seconds())
+	i := 0
+	if err == nil {
+		i = int(d.Outcome)
+	}
+	fm.outcomes[i].Inc()
+	fm.latency.Observe(took.Seconds())
 }

@@ -159,8 +159,8 @@ func (s *Server) render(in *incoming, d *authz.Decision) *authv3.CheckResponse {
 // spellings, and keeps authbridge's cookies from the upstream.
 func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse {
 	ok := &authv3.OkHttpResponse{Headers: make([]*corev3.HeaderValueOption, 0, len(d.Upstream)+1)}
-	for _, k := range slices.Sorted(maps.Keys(d.Upstream)) {
-		ok.Headers = append(ok.Headers, header(strings.ToLower(k), d.Upstream.Get(k), overwrite))
+	for i, k := range identityHeaders {
+		ok.Headers = append(ok.Headers, header(lowerIdentity[i], d.Upstream.Get(k), overwrite))
 	}
 	for k := range in.headers {
 		switch k {
@@ -206,6 +206,13 @@ func (s *Server) stripCookies(cookie string) (string, bool) {
 	}
 	return strings.Join(kept, "; "), changed
 }
+
+// identityHeaders are the upstream headers an allowed decision carries, in a fixed order, and
+// lowerIdentity their HTTP/2 spelling; both are read-only.
+var (
+	identityHeaders = authz.IdentityHeaders()
+	lowerIdentity   = []string{"authorization", "x-auth-request-user", "x-auth-request-email"}
+)
 
 const (
 	overwrite    = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD

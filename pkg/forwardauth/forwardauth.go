@@ -86,8 +86,12 @@ func render(w http.ResponseWriter, d *authz.Decision, nginx bool) {
 	case authz.Allow:
 		// Every identity header is sent, even empty, so a proxy that copies only present headers
 		// cannot let the client's own copy through.
-		for _, k := range authz.IdentityHeaders() {
-			hdr[k] = []string{d.Upstream.Get(k)}
+		for _, k := range identityHeaders {
+			if v := d.Upstream[k]; len(v) > 0 {
+				hdr[k] = v
+			} else {
+				hdr[k] = emptyValue
+			}
 		}
 		w.WriteHeader(http.StatusOK)
 		return
@@ -146,6 +150,12 @@ func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + desc + `"}` + "\n"))
 }
+
+// identityHeaders and emptyValue are shared read-only, so an allowed answer allocates no header slices.
+var (
+	identityHeaders = authz.IdentityHeaders()
+	emptyValue      = []string{""}
+)
 
 // trustedPeer reports whether the connection comes from a configured proxy.
 func (h *Handler) trustedPeer(r *http.Request) bool {

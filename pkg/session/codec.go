@@ -3,11 +3,15 @@ package session
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"time"
 )
 
 // errCorrupt is returned when a record cannot be decoded; callers treat it like a missing session.
 var errCorrupt = errors.New("session: corrupt record")
+
+// bearerPrefix is the scheme of the upstream Authorization header.
+const bearerPrefix = "Bearer "
 
 // codecVersion leads every encoded session so the format can change without misreading old records.
 const codecVersion = 1
@@ -19,13 +23,21 @@ const maxGroups = 4096
 // varint times. It is cheaper than JSON on the hot path and has no field names to leak.
 func marshal(s *Session) []byte {
 	n := 1 + 7*binary.MaxVarintLen64 + len(s.Subject) + len(s.Email) + len(s.SID) +
-		len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) + 3*binary.MaxVarintLen64
+		len(bearerPrefix) + len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) + 3*binary.MaxVarintLen64
 	for _, g := range s.Groups {
 		n += binary.MaxVarintLen64 + len(g)
 	}
 	b := make([]byte, 0, n+binary.MaxVarintLen64*8)
 	b = append(b, codecVersion)
-	for _, f := range [...]string{s.Subject, s.Email, s.SID, s.AccessToken, s.RefreshToken, s.IDToken} {
+	for _, f := range [...]string{s.Subject, s.Email, s.SID} {
+		b = appendString(b, f)
+	}
+	// The access token is stored behind "Bearer ", so that decoding can hand out the upstream header
+	// value as a substring of the one decoded string instead of building it on every request.
+	b = binary.AppendUvarint(b, uint64(len(bearerPrefix)+len(s.AccessToken)))
+	b = append(b, bearerPrefix...)
+	b = append(b, s.AccessToken...)
+	for _, f := range [...]string{s.RefreshToken, s.IDToken} {
 		b = appendString(b, f)
 	}
 	b = binary.AppendVarint(b, unixNano(s.Expiry))
@@ -43,11 +55,16 @@ func unmarshal(b []byte) (*Session, error) {
 	if len(b) == 0 || b[0] != codecVersion {
 		return nil, errCorrupt
 	}
-	d := decoder{b: b[1:]}
+	// One string holds every field: the fields are substrings of it, one allocation instead of one per field.
+	d := decoder{b: b[1:], str: string(b[1:])}
 	s := &Session{}
-	for _, f := range [...]*string{&s.Subject, &s.Email, &s.SID, &s.AccessToken, &s.RefreshToken, &s.IDToken} {
+	for _, f := range [...]*string{&s.Subject, &s.Email, &s.SID, &s.bearer, &s.RefreshToken, &s.IDToken} {
 		*f = d.string()
 	}
+	if !strings.HasPrefix(s.bearer, bearerPrefix) {
+		return nil, errCorrupt
+	}
+	s.AccessToken = s.bearer[len(bearerPrefix):]
 	s.Expiry = fromUnixNano(d.varint())
 	s.CreatedAt = fromUnixNano(d.varint())
 	s.Touched = fromUnixNano(d.varint())
@@ -86,8 +103,10 @@ func fromUnixNano(n int64) time.Time {
 }
 
 // decoder reads what marshal wrote; after the first error every read returns a zero value and bad stays set.
+// When str is set it holds the same bytes as b did at the start, and strings are cut from it without copying.
 type decoder struct {
 	b   []byte
+	str string
 	bad bool
 }
 
@@ -120,7 +139,13 @@ func (d *decoder) string() string {
 		d.b = nil
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if d.str != "" {
+		off := len(d.str) - len(d.b)
+		s = d.str[off : off+int(n)]
+	} else {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }

@@ -103,8 +103,12 @@ func requireSameSession(t *testing.T, want, got *Session) {
 	t.Helper()
 	require.True(t, want.Expiry.Equal(got.Expiry), "expiry %v != %v", want.Expiry, got.Expiry)
 	require.True(t, want.CreatedAt.Equal(got.CreatedAt), "created %v != %v", want.CreatedAt, got.CreatedAt)
+	require.True(t, want.Touched.Equal(got.Touched), "touched %v != %v", want.Touched, got.Touched)
+	require.Equal(t, "Bearer "+want.AccessToken, got.Bearer())
 	w, g := *want, *got
 	w.Expiry, w.CreatedAt, g.Expiry, g.CreatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	w.Touched, g.Touched = time.Time{}, time.Time{}
+	w.sealed, g.sealed, w.bearer, g.bearer = nil, nil, "", "" // bookkeeping, not content
 	if len(w.Groups) == 0 {
 		w.Groups = nil
 	}
@@ -156,4 +160,18 @@ func FuzzUnmarshal(f *testing.F) {
 		require.NoError(t, err)
 		requireSameSession(t, s, again)
 	})
+}
+
+// TestBearerFollowsAccessToken: a decoded session hands out its stored header value, and a copy whose
+// access token was replaced (a refresh) never hands out the old one.
+func TestBearerFollowsAccessToken(t *testing.T) {
+	s, err := unmarshal(marshal(&Session{AccessToken: "old-token"}))
+	require.NoError(t, err)
+	require.Equal(t, "Bearer old-token", s.Bearer())
+	fresh := *s
+	fresh.AccessToken = "new-token"
+	require.Equal(t, "Bearer new-token", fresh.Bearer())
+	fresh.AccessToken = "old-tokeX"
+	require.Equal(t, "Bearer old-tokeX", fresh.Bearer())
+	require.Equal(t, "Bearer x", (&Session{AccessToken: "x"}).Bearer())
 }

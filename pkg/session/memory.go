@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
@@ -18,17 +20,24 @@ var _ Store = (*MemoryStore)(nil)
 
 // MemoryStore is a Store in process memory, for a single replica (the demo) and tests. Entries expire
 // on read; Sweep (or Run) frees the memory of expired entries nobody reads again. It is safe for
-// concurrent use, and it copies values in and out, so callers never share a slice with it.
+// concurrent use, and it copies values in and out, so callers never share a slice or map with it.
+// Every compound operation (Take, CompareAndSwap, the lease methods, IndexAdd) runs under one lock.
 type MemoryStore struct {
 	now        func() time.Time
 	sweepEvery time.Duration
 
 	mu      sync.RWMutex
-	entries map[string]memEntry
+	entries map[string]memEntry // records and leases (a lease's value is its owner)
+	indexes map[string]memIndex
 }
 
 type memEntry struct {
 	val     []byte
+	expires time.Time
+}
+
+type memIndex struct {
+	members map[string]string
 	expires time.Time
 }
 
@@ -37,7 +46,8 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryStore{now: now, sweepEvery: sweepEvery, entries: make(map[string]memEntry)}
+	return &MemoryStore{now: now, sweepEvery: sweepEvery, entries: make(map[string]memEntry),
+		indexes: make(map[string]memIndex)}
 }
 
 // Get returns a copy of the record under key, or ErrNotFound if it is absent or expired.
@@ -88,14 +98,126 @@ func (m *MemoryStore) Delete(_ context.Context, key string) error {
 // Ping always succeeds: memory is always reachable.
 func (m *MemoryStore) Ping(context.Context) error { return nil }
 
-// Len returns the number of entries held, including expired ones not yet swept.
+// CompareAndSwap stores a copy of val under key for ttl if the live record there equals old byte for
+// byte, and reports whether it did. A missing or expired record never matches, not even an empty old.
+func (m *MemoryStore) CompareAndSwap(_ context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("compare and swap: %w", errTTL)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok || !now.Before(e.expires) || !bytes.Equal(e.val, old) {
+		return false, nil
+	}
+	m.entries[key] = memEntry{val: clone(val), expires: now.Add(ttl)}
+	return true, nil
+}
+
+// Acquire stores owner under key for ttl unless a live entry is there, and reports whether it did.
+// Like SET NX, it reports false to an owner that already holds the lease: that owner calls Renew.
+func (m *MemoryStore) Acquire(_ context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("acquire: %w", errTTL)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.entries[key]; ok && now.Before(e.expires) {
+		return false, nil
+	}
+	m.entries[key] = memEntry{val: []byte(owner), expires: now.Add(ttl)}
+	return true, nil
+}
+
+// Renew moves the expiry of owner's live lease under key to ttl from now; false if owner does not
+// hold it.
+func (m *MemoryStore) Renew(_ context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("renew: %w", errTTL)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok || !now.Before(e.expires) || string(e.val) != owner {
+		return false, nil
+	}
+	e.expires = now.Add(ttl)
+	m.entries[key] = e
+	return true, nil
+}
+
+// Release deletes the lease under key if owner holds it; otherwise it does nothing.
+func (m *MemoryStore) Release(_ context.Context, key, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// An expired lease may go whoever held it: it is dead either way.
+	if e, ok := m.entries[key]; ok && string(e.val) == owner {
+		delete(m.entries, key)
+	}
+	return nil
+}
+
+// IndexAdd sets member to value in the index under key and moves the index's expiry to ttl from now
+// unless it is already later. An expired index starts afresh, empty.
+func (m *MemoryStore) IndexAdd(_ context.Context, key, member, value string, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("index add: %w", errTTL)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ix, ok := m.indexes[key]
+	if !ok || !now.Before(ix.expires) {
+		ix = memIndex{members: make(map[string]string)}
+	}
+	ix.members[member] = value
+	if exp := now.Add(ttl); exp.After(ix.expires) {
+		ix.expires = exp
+	}
+	m.indexes[key] = ix
+	return nil
+}
+
+// Index returns a copy of the live index under key; an absent or expired index is an empty map.
+func (m *MemoryStore) Index(_ context.Context, key string) (map[string]string, error) {
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	ix, ok := m.indexes[key]
+	if !ok || !now.Before(ix.expires) {
+		return map[string]string{}, nil
+	}
+	return maps.Clone(ix.members), nil
+}
+
+// IndexRemove deletes members from the index under key; an index left empty is removed, as in Redis.
+func (m *MemoryStore) IndexRemove(_ context.Context, key string, members ...string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ix, ok := m.indexes[key]
+	if !ok {
+		return nil
+	}
+	for _, mb := range members {
+		delete(ix.members, mb)
+	}
+	if len(ix.members) == 0 {
+		delete(m.indexes, key)
+	}
+	return nil
+}
+
+// Len returns the number of records, leases and indexes held, including expired ones not yet swept.
 func (m *MemoryStore) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.entries)
+	return len(m.entries) + len(m.indexes)
 }
 
-// Sweep removes every expired entry.
+// Sweep removes every expired record, lease and index.
 func (m *MemoryStore) Sweep() {
 	now := m.now()
 	m.mu.Lock()
@@ -103,6 +225,11 @@ func (m *MemoryStore) Sweep() {
 	for k, e := range m.entries {
 		if !now.Before(e.expires) {
 			delete(m.entries, k)
+		}
+	}
+	for k, ix := range m.indexes {
+		if !now.Before(ix.expires) {
+			delete(m.indexes, k)
 		}
 	}
 }

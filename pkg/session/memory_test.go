@@ -54,6 +54,32 @@ func TestMemoryStoreSweep(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func TestMemoryStoreSweepLeasesAndIndexes(t *testing.T) {
+	ctx := t.Context()
+	clk := newClock()
+	m := session.NewMemoryStore(clk.Now)
+	for _, k := range []string{"short", "long"} {
+		ttl := time.Minute
+		if k == "long" {
+			ttl = time.Hour
+		}
+		ok, err := m.Acquire(ctx, "lease-"+k, "a", ttl)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, m.IndexAdd(ctx, "ix-"+k, "m", "v", ttl))
+	}
+	clk.Advance(2 * time.Minute)
+	require.Equal(t, 4, m.Len(), "expired leases and indexes stay until swept")
+	m.Sweep()
+	require.Equal(t, 2, m.Len())
+	ok, err := m.Renew(ctx, "lease-long", "a", time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ix, err := m.Index(ctx, "ix-long")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"m": "v"}, ix)
+}
+
 func TestMemoryStoreRun(t *testing.T) {
 	clk := newClock()
 	m := session.NewMemoryStore(clk.Now)

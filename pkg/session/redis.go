@@ -208,8 +208,8 @@ func orDefault(d, def time.Duration) time.Duration {
 var _ Store = (*RedisStore)(nil)
 
 // RedisStore is a Store in Redis (standalone, Sentinel or Cluster). Every write sets a TTL, Take is one
-// GETDEL (Redis 6.2+), and all keys carry the store's prefix. Errors wrap go-redis errors and never
-// include a key or value.
+// GETDEL (Redis 6.2+), each compound operation is one single-key Lua script, and all keys carry the
+// store's prefix. Errors wrap go-redis errors and never include a key or value.
 type RedisStore struct {
 	c      redis.UniversalClient
 	prefix string
@@ -276,4 +276,125 @@ func (r *RedisStore) Ping(ctx context.Context) error {
 		return fmt.Errorf("redis ping: %w", err)
 	}
 	return nil
+}
+
+// Each script touches exactly one key, KEYS[1], so Redis Cluster runs it on the node that owns the
+// key. They answer 1 or 0, never a Lua false (go-redis would read it as redis.Nil). Script values are
+// immutable; Run tries EVALSHA and falls back to EVAL when Redis lost the script (NOSCRIPT).
+var (
+	// casScript: ARGV old, new, ttl ms. GET of a missing key is false, which equals no string, so a
+	// deleted record is never resurrected.
+	casScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+	return 1
+end
+return 0`)
+	// renewScript: ARGV owner, ttl ms.
+	renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0`)
+	// releaseScript: ARGV owner.
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('DEL', KEYS[1])
+end
+return 0`)
+	// indexAddScript: ARGV member, value, ttl ms. PTTL is -1 for a hash that HSET just created, so a
+	// new index always gets its TTL; an existing one only ever gains time.
+	indexAddScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then
+	redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return 1`)
+)
+
+// CompareAndSwap runs one Lua script that compares the whole current value with old and, on a match,
+// SETs val with PX ttl. ttl must be positive and is rounded up to a millisecond.
+func (r *RedisStore) CompareAndSwap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("redis compare and swap: %w", errTTL)
+	}
+	ok, err := casScript.Run(ctx, r.c, []string{r.prefix + key}, old, val, millis(ttl)).Bool()
+	if err != nil {
+		return false, fmt.Errorf("redis compare and swap: %w", err)
+	}
+	return ok, nil
+}
+
+// Acquire is SET key owner NX PX ttl; ttl must be positive and is rounded up to a millisecond. Like
+// SET NX, it reports false to an owner that already holds the lease: that owner calls Renew.
+func (r *RedisStore) Acquire(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("redis acquire: %w", errTTL)
+	}
+	ok, err := r.c.SetNX(ctx, r.prefix+key, owner, time.Duration(millis(ttl))*time.Millisecond).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis acquire: %w", err)
+	}
+	return ok, nil
+}
+
+// Renew runs one Lua script: PEXPIRE key ttl if GET key equals owner. ttl must be positive.
+func (r *RedisStore) Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("redis renew: %w", errTTL)
+	}
+	ok, err := renewScript.Run(ctx, r.c, []string{r.prefix + key}, owner, millis(ttl)).Bool()
+	if err != nil {
+		return false, fmt.Errorf("redis renew: %w", err)
+	}
+	return ok, nil
+}
+
+// Release runs one Lua script: DEL key if GET key equals owner.
+func (r *RedisStore) Release(ctx context.Context, key, owner string) error {
+	if err := releaseScript.Run(ctx, r.c, []string{r.prefix + key}, owner).Err(); err != nil {
+		return fmt.Errorf("redis release: %w", err)
+	}
+	return nil
+}
+
+// IndexAdd runs one Lua script: HSET key member value, then PEXPIRE key ttl only if that is longer
+// than the index's remaining PTTL. ttl must be positive.
+func (r *RedisStore) IndexAdd(ctx context.Context, key, member, value string, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("redis index add: %w", errTTL)
+	}
+	if err := indexAddScript.Run(ctx, r.c, []string{r.prefix + key}, member, value, millis(ttl)).Err(); err != nil {
+		return fmt.Errorf("redis index add: %w", err)
+	}
+	return nil
+}
+
+// Index is HGETALL key; an absent index is an empty map.
+func (r *RedisStore) Index(ctx context.Context, key string) (map[string]string, error) {
+	m, err := r.c.HGetAll(ctx, r.prefix+key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis hgetall: %w", err)
+	}
+	if m == nil {
+		m = map[string]string{}
+	}
+	return m, nil
+}
+
+// IndexRemove is HDEL key members...; Redis deletes a hash left empty.
+func (r *RedisStore) IndexRemove(ctx context.Context, key string, members ...string) error {
+	if len(members) == 0 {
+		return nil // HDEL needs at least one field
+	}
+	if err := r.c.HDel(ctx, r.prefix+key, members...).Err(); err != nil {
+		return fmt.Errorf("redis hdel: %w", err)
+	}
+	return nil
+}
+
+// millis is ttl in whole milliseconds, rounded up so a positive ttl never becomes 0 (no expiry).
+func millis(ttl time.Duration) int64 {
+	return int64((ttl + time.Millisecond - 1) / time.Millisecond)
 }

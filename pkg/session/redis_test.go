@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -99,6 +100,7 @@ func TestRedisStoreOutageAndReconnect(t *testing.T) {
 	require.Error(t, s.Put(ctx, "k", []byte("v"), time.Hour))
 	require.Error(t, s.Delete(ctx, "k"))
 	require.Error(t, s.Ping(ctx))
+	requireAtomicDown(t, s)
 
 	srv.Restart()
 	// The pool still holds connections to the dead process; the client must replace them itself.
@@ -211,4 +213,163 @@ func TestRedisStoreBadTTLNeverPersists(t *testing.T) {
 	keys, err := redistest.Do(srv.Addr(), "DBSIZE")
 	require.NoError(t, err)
 	require.Equal(t, "0", strings.TrimSpace(keys))
+}
+
+// requireAtomicDown checks that every coordination method of s reports an unreachable Redis as an
+// error (not as a lost race or an empty index) and that no error names the key, member or value.
+func requireAtomicDown(t *testing.T, s *session.RedisStore) {
+	t.Helper()
+	ctx := t.Context()
+	const secret = "s3cret-key"
+	var errs []error
+	_, err := s.CompareAndSwap(ctx, secret, []byte(secret), []byte(secret), time.Hour)
+	errs = append(errs, err)
+	_, err = s.Acquire(ctx, secret, secret, time.Hour)
+	errs = append(errs, err)
+	_, err = s.Renew(ctx, secret, secret, time.Hour)
+	errs = append(errs, err, s.Release(ctx, secret, secret), s.IndexAdd(ctx, secret, secret, secret, time.Hour))
+	_, err = s.Index(ctx, secret)
+	errs = append(errs, err, s.IndexRemove(ctx, secret, secret))
+	for i, err := range errs {
+		require.Error(t, err, "call %d", i)
+		require.NotErrorIs(t, err, session.ErrNotFound, "call %d", i)
+		require.NotContains(t, err.Error(), secret, "call %d", i)
+	}
+}
+
+// TestRedisStoreAtomicKeysAndTTL checks on the wire that the coordination methods write under the
+// store's prefix with the TTLs they promise, and that an index's TTL only ever grows.
+func TestRedisStoreAtomicKeysAndTTL(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := session.NewRedisStore(newClient(t, session.RedisOptions{URL: srv.URL()}), "")
+	ctx := t.Context()
+	pttl := func(key string) int {
+		t.Helper()
+		out, err := redistest.Do(srv.Addr(), "PTTL", session.DefaultRedisPrefix+key)
+		require.NoError(t, err)
+		ms, err := strconv.Atoi(out)
+		require.NoError(t, err)
+		return ms
+	}
+	require.NoError(t, s.Put(ctx, "rec", []byte("v"), time.Hour))
+	ok, err := s.CompareAndSwap(ctx, "rec", []byte("v"), []byte("w"), 90*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = s.Acquire(ctx, "lease", "a", 90*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, s.IndexAdd(ctx, "ix", "m", "v", 90*time.Second))
+	for _, k := range []string{"rec", "lease", "ix"} {
+		require.InDelta(t, 85_000, pttl(k), 5_000, "%s carries the TTL", k)
+	}
+
+	require.NoError(t, s.IndexAdd(ctx, "ix", "n", "v", time.Second))
+	require.Greater(t, pttl("ix"), 80_000, "a shorter ttl left the index's TTL alone")
+	require.NoError(t, s.IndexAdd(ctx, "ix", "n", "v", time.Hour))
+	require.Greater(t, pttl("ix"), 3_500_000, "a longer ttl extended it")
+	ok, err = s.Renew(ctx, "lease", "a", time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Greater(t, pttl("lease"), 3_500_000, "renew set the new TTL")
+	ok, err = s.CompareAndSwap(ctx, "rec", []byte("v"), []byte("x"), 2*time.Hour)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Less(t, pttl("rec"), 100_000, "a failed swap left the TTL alone")
+
+	out, err := redistest.Do(srv.Addr(), "KEYS", "*")
+	require.NoError(t, err)
+	keys := strings.Split(out, "\n")
+	slices.Sort(keys)
+	p := session.DefaultRedisPrefix
+	require.Equal(t, []string{p + "ix", p + "lease", p + "rec"}, keys)
+
+	require.NoError(t, s.Release(ctx, "lease", "a"))
+	require.NoError(t, s.IndexRemove(ctx, "ix", "m", "n"))
+	n, err := redistest.Do(srv.Addr(), "DBSIZE")
+	require.NoError(t, err)
+	require.Equal(t, "1", n, "release deleted the lease and an emptied index is gone")
+}
+
+// TestRedisStoreScriptFlush checks that the Lua scripts survive SCRIPT FLUSH (a restart, a failover
+// to a replica that never saw them): EVALSHA fails with NOSCRIPT and the store falls back to EVAL.
+func TestRedisStoreScriptFlush(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := session.NewRedisStore(newClient(t, session.RedisOptions{URL: srv.URL()}), "")
+	ctx := t.Context()
+	for round := range 2 {
+		_, err := redistest.Do(srv.Addr(), "SCRIPT", "FLUSH")
+		require.NoError(t, err)
+		require.NoError(t, s.Put(ctx, "rec", []byte("v"), time.Hour))
+		ok, err := s.CompareAndSwap(ctx, "rec", []byte("v"), []byte("w"), time.Hour)
+		require.NoError(t, err, "round %d", round)
+		require.True(t, ok)
+		ok, err = s.Acquire(ctx, "lease", "a", time.Hour)
+		require.NoError(t, err)
+		require.True(t, ok)
+		ok, err = s.Renew(ctx, "lease", "a", time.Hour)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, s.Release(ctx, "lease", "a"))
+		require.NoError(t, s.IndexAdd(ctx, "ix", "m", "v", time.Hour))
+	}
+}
+
+// TestRedisStoreWrongType checks that an index call on a record's key (or the reverse) is an error
+// that names neither key nor value, not a silent success.
+func TestRedisStoreWrongType(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := session.NewRedisStore(newClient(t, session.RedisOptions{URL: srv.URL()}), "")
+	ctx := t.Context()
+	const secret = "s3cret"
+	require.NoError(t, s.Put(ctx, secret, []byte(secret), time.Hour))
+	require.NoError(t, s.IndexAdd(ctx, secret+"-ix", secret, secret, time.Hour))
+	_, err := s.CompareAndSwap(ctx, secret+"-ix", []byte(secret), []byte(secret), time.Hour)
+	errs := []error{err, s.IndexAdd(ctx, secret, secret, secret, time.Hour)}
+	_, err = s.Index(ctx, secret)
+	errs = append(errs, err)
+	for i, err := range errs {
+		require.ErrorContains(t, err, "WRONGTYPE", "call %d", i)
+		require.NotContains(t, err.Error(), secret, "call %d", i)
+	}
+}
+
+func benchStore(b *testing.B) *session.RedisStore {
+	srv := redistest.Start(b)
+	c, err := session.NewRedisClient(session.RedisOptions{URL: srv.URL()})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = c.Close() })
+	return session.NewRedisStore(c, "")
+}
+
+func BenchmarkRedisStoreGet(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	val := make([]byte, 2048) // about one sealed session
+	require.NoError(b, s.Put(ctx, "k", val, time.Hour))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Get(ctx, "k"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRedisStoreCompareAndSwap(b *testing.B) {
+	s := benchStore(b)
+	ctx := b.Context()
+	vals := [2][]byte{make([]byte, 2048), make([]byte, 2048)}
+	vals[1][0] = 1
+	require.NoError(b, s.Put(ctx, "k", vals[0], time.Hour))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ok, err := s.CompareAndSwap(ctx, "k", vals[i%2], vals[(i+1)%2], time.Hour)
+		if err != nil || !ok {
+			b.Fatalf("swap %d: %v, %v", i, ok, err)
+		}
+		i++
+	}
 }

@@ -66,4 +66,14 @@ type Session struct {
 	Touched      time.Time // last time the record was written; the store TTL runs from here
 
 	sealed []byte // the record as Load read it: the version a later Update compares against
+	bearer string // "Bearer " + AccessToken as decoded, shared with the decoded record
+}
+
+// Bearer returns the upstream Authorization header value, "Bearer " + AccessToken, without building it
+// again when the session was just decoded.
+func (s *Session) Bearer() string {
+	if len(s.bearer) == len(bearerPrefix)+len(s.AccessToken) && s.bearer[len(bearerPrefix):] == s.AccessToken {
+		return s.bearer
+	}
+	return bearerPrefix + s.AccessToken
 }

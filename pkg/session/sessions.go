@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -45,11 +46,14 @@ func (m *Sessions) Load(ctx context.Context, t Ticket) (*Session, error) {
 		}
 		return nil, fmt.Errorf("load session: %w", err)
 	}
-	plain, err := open(t.key[:], key, sealed)
+	buf := plainPool.Get().(*[]byte)
+	defer plainPool.Put(buf)
+	plain, err := open(t.key[:], key, sealed, (*buf)[:0])
 	if err != nil {
 		return nil, ErrNotFound
 	}
-	s, err := unmarshal(plain)
+	*buf = plain[:0]           // keep a grown buffer for next time
+	s, err := unmarshal(plain) // copies what it keeps, so the buffer can be reused
 	if err != nil {
 		return nil, ErrNotFound
 	}
@@ -135,7 +139,12 @@ func seal(key []byte, storeKey string, plain []byte) ([]byte, error) {
 	return aead.Seal(out, out, plain, []byte(storeKey)), nil
 }
 
-func open(key []byte, storeKey string, sealed []byte) ([]byte, error) {
+// plainPool holds decryption buffers: a decoded session copies its fields out, so the plaintext buffer
+// can serve the next request.
+var plainPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// open decrypts sealed (written by seal under the same key and store key), appending to dst.
+func open(key []byte, storeKey string, sealed, dst []byte) ([]byte, error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return nil, err
@@ -144,7 +153,7 @@ func open(key []byte, storeKey string, sealed []byte) ([]byte, error) {
 		return nil, errCorrupt
 	}
 	nonce, ct := sealed[:aead.NonceSize()], sealed[aead.NonceSize():]
-	return aead.Open(ct[:0:0], nonce, ct, []byte(storeKey))
+	return aead.Open(dst, nonce, ct, []byte(storeKey))
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -195,7 +204,7 @@ func (m *Sessions) TakePending(ctx context.Context, state string) (*Pending, err
 		}
 		return nil, fmt.Errorf("take pending login: %w", err)
 	}
-	b, err := open(pendingSealKey(state), key, sealed)
+	b, err := open(pendingSealKey(state), key, sealed, nil)
 	if err != nil || len(b) == 0 || b[0] != codecVersion {
 		return nil, ErrNotFound
 	}

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -66,12 +65,34 @@ func (t Ticket) String() string {
 }
 
 // storeKey is the key the sealed session lives under: HMAC-SHA256 of the id under the ticket's key,
-// so the store key reveals nothing and cannot be computed without the cookie.
+// so the store key reveals nothing and cannot be computed without the cookie. It is HMAC (RFC 2104)
+// written out over fixed-size arrays, because crypto/hmac allocates and this runs on every request.
 func (t Ticket) storeKey() string {
-	m := hmac.New(sha256.New, t.key[:])
-	m.Write(t.id[:])
-	var sum [sha256.Size]byte
-	return sessionPrefix + base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0]))
+	const block = 64 // SHA-256 block size; the 32-byte key is zero-padded to it
+	var in [block + idLen]byte
+	for i := range block {
+		k := byte(0)
+		if i < keyLen {
+			k = t.key[i]
+		}
+		in[i] = k ^ 0x36
+	}
+	copy(in[block:], t.id[:])
+	inner := sha256.Sum256(in[:])
+	var out [block + sha256.Size]byte
+	for i := range block {
+		k := byte(0)
+		if i < keyLen {
+			k = t.key[i]
+		}
+		out[i] = k ^ 0x5c
+	}
+	copy(out[block:], inner[:])
+	sum := sha256.Sum256(out[:])
+	var buf [len(sessionPrefix) + 43]byte
+	copy(buf[:], sessionPrefix)
+	base64.RawURLEncoding.Encode(buf[len(sessionPrefix):], sum[:])
+	return string(buf[:])
 }
 
 // LogID is a short, one-way tag of the session id for logs: it lets lines about one session be

@@ -41,6 +41,15 @@ func Run(t *testing.T, h Harness) {
 		{"BadTTL", testBadTTL},
 		{"OddKeys", testOddKeys},
 		{"Ping", testPing},
+		{"CompareAndSwap", testCompareAndSwap},
+		{"CompareAndSwapTTL", testCompareAndSwapTTL},
+		{"ConcurrentCompareAndSwap", testConcurrentCompareAndSwap},
+		{"Lease", testLease},
+		{"LeaseExpiry", testLeaseExpiry},
+		{"ConcurrentAcquire", testConcurrentAcquire},
+		{"BadTTLAtomic", testBadTTLAtomic},
+		{"Index", testIndex},
+		{"IndexTTL", testIndexTTL},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, h, h.New(t)) })
