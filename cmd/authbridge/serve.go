@@ -51,6 +51,9 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sessions := session.NewSessions(store)
+	if cfg.Session.CacheTTL > 0 {
+		sessions.EnableCache(session.CacheOptions{TTL: cfg.Session.CacheTTL})
+	}
 	engine, err := authz.New(authz.Options{
 		Sessions: sessions,
 		Provider: provider,
@@ -103,6 +106,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	g.Go(func() error { return serveErr(grpcSrv.Serve(ls.grpc)) })
 	g.Go(func() error { return serveErr(httpSrv.Serve(ls.http)) })
 	g.Go(func() error { return serveErr(adminSrv.Serve(ls.admin)) })
+	g.Go(func() error { return sessions.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: draining in-flight checks")

@@ -101,7 +101,7 @@ func (e *Engine) refreshShared(ctx context.Context, t session.Ticket, s *session
 			return nil, ctx.Err()
 		case <-time.After(refreshPoll):
 		}
-		cur, err := e.o.Sessions.Load(ctx, t)
+		cur, err := e.o.Sessions.LoadFresh(ctx, t)
 		if err != nil {
 			return nil, err // ErrNotFound: signed out meanwhile
 		}
@@ -115,7 +115,7 @@ func (e *Engine) refreshShared(ctx context.Context, t session.Ticket, s *session
 func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *session.Lease) (*session.Session, error) {
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 	// Re-read under the lease: another replica may have refreshed between our read and the lease.
-	s, err := e.o.Sessions.Load(ctx, t)
+	s, err := e.o.Sessions.LoadFresh(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *se
 			return fresh, nil
 		}
 		// The record changed under us (a touch) or is gone (sign-out, which must stay final).
-		if s, err = e.o.Sessions.Load(ctx, t); err != nil {
+		if s, err = e.o.Sessions.LoadFresh(ctx, t); err != nil {
 			return nil, err
 		}
 	}

@@ -112,6 +112,11 @@ type Session struct {
 	// RefreshWait (session.refresh_wait) is how long a request waits for another replica that is already
 	// refreshing the same session before it uses the still-valid token or answers 503. Default: 2s.
 	RefreshWait time.Duration `yaml:"refresh_wait"`
+	// CacheTTL (session.cache_ttl) keeps sessions in process memory for this long, so most checks skip
+	// the Redis round trip. Entries never outlive the access token; sign-out and back-channel logout
+	// reach every replica's cache at once through Redis pub/sub, and the cache is bypassed whenever that
+	// subscription is down. 0 turns the cache off. Default: 5s.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// RefreshReuseWindow (session.refresh_reuse_window) is the provider's refresh-token reuse window
 	// (Auth0's "reuse interval"). If a replica dies between the provider's answer and storing the rotated
 	// token, another replica can only refresh with the old token inside this window, so the refresh lease
@@ -222,6 +227,7 @@ func defaults() *Config {
 			RefreshAhead: 60 * time.Second,
 			LoginTimeout: 10 * time.Minute,
 			RefreshWait:  2 * time.Second,
+			CacheTTL:     5 * time.Second,
 		},
 		Listen: Listen{HTTP: ":4180", GRPC: ":9191", Admin: ":9090"},
 		TrustedProxies: []string{

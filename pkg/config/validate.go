@@ -151,6 +151,9 @@ func (c *Config) validateSession(p *problems) {
 	if s.RefreshWait <= 0 {
 		p.invalid("session.refresh_wait", "%s must be positive", fmtDuration(s.RefreshWait))
 	}
+	if s.CacheTTL < 0 {
+		p.invalid("session.cache_ttl", "%s must not be negative", fmtDuration(s.CacheTTL))
+	}
 	if s.RefreshReuseWindow < 0 {
 		p.invalid("session.refresh_reuse_window", "%s must not be negative", fmtDuration(s.RefreshReuseWindow))
 	}

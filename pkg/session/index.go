@@ -92,6 +92,9 @@ func (m *Sessions) endIndex(ctx context.Context, idx, only string) (int, error) 
 		if err := m.store.Delete(ctx, key); err != nil {
 			return n, fmt.Errorf("end sessions: %w", err)
 		}
+		if err := m.changed(ctx, key); err != nil {
+			return n, fmt.Errorf("end sessions: %w", err)
+		}
 		done = append(done, key)
 	}
 	if len(done) > 0 {

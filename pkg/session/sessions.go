@@ -26,6 +26,7 @@ const (
 // concurrent use.
 type Sessions struct {
 	store Store
+	cache *cache // nil unless EnableCache
 }
 
 // NewSessions returns Sessions kept in store.
@@ -39,6 +40,29 @@ func (m *Sessions) Store() Store { return m.store }
 // store could not answer and must not be mistaken for "logged out".
 func (m *Sessions) Load(ctx context.Context, t Ticket) (*Session, error) {
 	key := t.storeKey()
+	if m.cache != nil {
+		if s := m.cache.get(key); s != nil {
+			return s, nil
+		}
+	}
+	if m.cache == nil {
+		return m.load(ctx, t, key)
+	}
+	seq := m.cache.seq.Load()
+	s, err := m.load(ctx, t, key)
+	if err == nil {
+		m.cache.put(key, s, seq)
+	}
+	return s, err
+}
+
+// LoadFresh is Load from the store itself, bypassing the cache: for decisions that must see the latest
+// write (a refresh deciding whether another replica already refreshed).
+func (m *Sessions) LoadFresh(ctx context.Context, t Ticket) (*Session, error) {
+	return m.load(ctx, t, t.storeKey())
+}
+
+func (m *Sessions) load(ctx context.Context, t Ticket, key string) (*Session, error) {
 	sealed, err := m.store.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -105,6 +129,9 @@ func (m *Sessions) Update(ctx context.Context, t Ticket, s *Session, ttl time.Du
 		return false, nil
 	}
 	s.sealed = sealed
+	if err := m.changed(ctx, key); err != nil {
+		return true, fmt.Errorf("announce session change: %w", err)
+	}
 	created := strconv.FormatInt(s.CreatedAt.Unix(), 10)
 	if err := m.store.IndexAdd(ctx, indexKey(subjectIndex, s.Subject), key, created, ttl); err != nil {
 		return true, fmt.Errorf("index session: %w", err)
@@ -119,8 +146,12 @@ func (m *Sessions) Update(ctx context.Context, t Ticket, s *Session, ttl time.Du
 
 // Delete removes the session the ticket names; a missing session is not an error.
 func (m *Sessions) Delete(ctx context.Context, t Ticket) error {
-	if err := m.store.Delete(ctx, t.storeKey()); err != nil {
+	key := t.storeKey()
+	if err := m.store.Delete(ctx, key); err != nil {
 		return fmt.Errorf("delete session: %w", err)
+	}
+	if err := m.changed(ctx, key); err != nil {
+		return fmt.Errorf("announce session end: %w", err)
 	}
 	return nil
 }
