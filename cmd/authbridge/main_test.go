@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/pkg/config"
 )
 
 func TestRunMainCommands(t *testing.T) {
@@ -68,5 +70,14 @@ session:
 				require.NotContains(t, errb.String()+out.String(), tt.notInError)
 			}
 		})
+	}
+}
+
+// TestREADMEListsEveryKey keeps the README's configuration reference complete.
+func TestREADMEListsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, k := range config.Reference() {
+		require.Contains(t, string(b), "| `"+k.Key+"` | `"+k.Env+"` |", "README.md lacks %s", k.Key)
 	}
 }
