@@ -62,11 +62,12 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 			Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime,
 			RefreshAhead: cfg.Session.RefreshAhead, Login: cfg.Session.LoginTimeout,
 		},
-		Refresh:   authz.RefreshOptions{Wait: cfg.Session.RefreshWait, ReuseWindow: cfg.Session.RefreshReuseWindow},
-		Policy:    authz.Policy{EmailDomains: cfg.Policy.EmailDomains, Groups: cfg.Policy.Groups},
-		Redirects: authz.Domains(cfg.RedirectDomains()),
-		Metrics:   authz.NewMetrics(reg),
-		Logger:    log,
+		Refresh:         authz.RefreshOptions{Wait: cfg.Session.RefreshWait, ReuseWindow: cfg.Session.RefreshReuseWindow},
+		Policy:          authz.Policy{EmailDomains: cfg.Policy.EmailDomains, Groups: cfg.Policy.Groups},
+		Redirects:       authz.Domains(cfg.RedirectDomains()),
+		LoginsPerClient: loginsPerClient(cfg.Session.LoginsPerClient),
+		Metrics:         authz.NewMetrics(reg),
+		Logger:          log,
 	})
 	if err != nil {
 		return err
@@ -184,6 +185,14 @@ func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Prov
 		case <-time.After(wait):
 		}
 	}
+}
+
+// loginsPerClient maps the config's 0 ("off") onto the engine's -1.
+func loginsPerClient(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // pinger is what readiness asks.

@@ -62,10 +62,13 @@ type Options struct {
 	Lifetimes Lifetimes
 	Refresh   RefreshOptions
 	Policy    Policy
-	Redirects Domains          // where the browser may return to; see Domains
-	Metrics   *Metrics         // may be nil
-	Logger    *slog.Logger     // may be nil
-	Now       func() time.Time // may be nil
+	Redirects Domains // where the browser may return to; see Domains
+	// LoginsPerClient bounds the logins one client address may start per Lifetimes.Login window, so
+	// unauthenticated traffic cannot fill the store with pending logins. 0 means 100; -1 no limit.
+	LoginsPerClient int
+	Metrics         *Metrics         // may be nil
+	Logger          *slog.Logger     // may be nil
+	Now             func() time.Time // may be nil
 }
 
 // Engine decides. It is safe for concurrent use.
@@ -91,6 +94,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	if e.o.LoginsPerClient == 0 {
+		e.o.LoginsPerClient = 100
 	}
 	if e.o.Refresh.Wait <= 0 {
 		e.o.Refresh.Wait = 2 * time.Second

@@ -3,7 +3,6 @@ package authz_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/authbridge/authbridge/internal/enginetest"
 	"github.com/authbridge/authbridge/pkg/authz"
 	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/session/sessiontest"
 )
 
 var ctx = context.Background()
@@ -332,18 +332,10 @@ func TestSignOut(t *testing.T) {
 	})
 }
 
-// failingStore answers every call with an error, like a Redis that is down.
-type failingStore struct{ session.Store }
-
-var errDown = errors.New("connection refused")
-
-func (failingStore) Get(context.Context, string) ([]byte, error)              { return nil, errDown }
-func (failingStore) Put(context.Context, string, []byte, time.Duration) error { return errDown }
-func (failingStore) Take(context.Context, string) ([]byte, error)             { return nil, errDown }
-func (failingStore) Delete(context.Context, string) error                     { return errDown }
+var errDown = sessiontest.ErrDown
 
 func TestStoreDownFailsClosed(t *testing.T) {
-	env := enginetest.New(t, enginetest.Options{Store: failingStore{}})
+	env := enginetest.New(t, enginetest.Options{Store: sessiontest.Down{}})
 	for _, req := range []*authz.Request{
 		enginetest.Navigate("/", "authbridge="+newTicket(t)),
 		{Method: "GET", Scheme: "https", Host: enginetest.AppHost, URI: "/api", Cookie: "authbridge=" + newTicket(t)},
@@ -403,4 +395,35 @@ func TestIdleTimeoutSlidesWithoutWritePerRequest(t *testing.T) {
 	defer store.mu.Unlock()
 	require.LessOrEqual(t, store.writes, 240/10+1, "about one write per Idle/8 (10 minutes)")
 	require.GreaterOrEqual(t, store.writes, 20)
+}
+
+// TestLoginsPerClientBounded: unauthenticated traffic from one address cannot fill the store with pending
+// logins; other clients are unaffected, and the window reopens.
+func TestLoginsPerClientBounded(t *testing.T) {
+	store := &countingStore{}
+	env := enginetest.New(t, enginetest.Options{Store: store, Engine: authz.Options{LoginsPerClient: 5}})
+	store.Store = session.NewMemoryStore(env.Clock.Now)
+	nav := func(client string) *authz.Decision {
+		r := enginetest.Navigate("/", "")
+		r.Client = client
+		d, err := env.Engine.Decide(ctx, r)
+		require.NoError(t, err)
+		return d
+	}
+	for range 5 {
+		require.Equal(t, authz.Redirect, nav("203.0.113.9").Outcome)
+	}
+	store.mu.Lock()
+	writes := store.writes
+	store.mu.Unlock()
+	d := nav("203.0.113.9")
+	require.Equal(t, http.StatusTooManyRequests, d.Status)
+	require.Equal(t, "600", d.Header.Get("Retry-After"))
+	require.Empty(t, d.Cookies)
+	store.mu.Lock()
+	require.Equal(t, writes, store.writes, "a refused login stores nothing")
+	store.mu.Unlock()
+	require.Equal(t, authz.Redirect, nav("198.51.100.1").Outcome, "another client is not affected")
+	env.Clock.Advance(11 * time.Minute)
+	require.Equal(t, authz.Redirect, nav("203.0.113.9").Outcome, "a new window")
 }

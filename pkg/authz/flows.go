@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/authbridge/authbridge/pkg/login"
 	"github.com/authbridge/authbridge/pkg/session"
@@ -37,6 +38,21 @@ func (e *Engine) start(ctx context.Context, r *Request, rd string) (*Decision, e
 	returnTo := e.o.Redirects.Clean(rd, origin(r))
 	if returnTo == "" {
 		returnTo = "/"
+	}
+	if r.Client != "" && e.o.LoginsPerClient > 0 {
+		n, err := e.o.Sessions.CountLogin(ctx, r.Client, e.o.Lifetimes.Login)
+		if err != nil {
+			return nil, err
+		}
+		if n > int64(e.o.LoginsPerClient) {
+			if n == int64(e.o.LoginsPerClient)+1 {
+				e.log.Warn("too many logins started from one client", "limit", e.o.LoginsPerClient)
+			}
+			d := deny(http.StatusTooManyRequests, "too many logins started from your address; please try again in a few minutes\n",
+				"text/plain; charset=utf-8", "login limit per client")
+			d.Header.Set("Retry-After", strconv.Itoa(int(e.o.Lifetimes.Login.Seconds())))
+			return d, nil
+		}
 	}
 	a, err := e.o.Provider.Start()
 	if err != nil {

@@ -112,6 +112,10 @@ type Session struct {
 	// RefreshWait (session.refresh_wait) is how long a request waits for another replica that is already
 	// refreshing the same session before it uses the still-valid token or answers 503. Default: 2s.
 	RefreshWait time.Duration `yaml:"refresh_wait"`
+	// LoginsPerClient (session.logins_per_client) bounds how many logins one client address may start per
+	// login_timeout window (more get 429), so unauthenticated traffic cannot fill Redis with pending
+	// logins. 0 turns the bound off. Default: 100.
+	LoginsPerClient int `yaml:"logins_per_client"`
 	// CacheTTL (session.cache_ttl) keeps sessions in process memory for this long, so most checks skip
 	// the Redis round trip. Entries never outlive the access token; sign-out and back-channel logout
 	// reach every replica's cache at once through Redis pub/sub, and the cache is bypassed whenever that
@@ -220,14 +224,15 @@ func defaults() *Config {
 			Timeout:     5 * time.Second,
 		},
 		Session: Session{
-			Store:        "redis",
-			Cookie:       Cookie{Secure: true},
-			IdleTimeout:  24 * time.Hour,
-			MaxLifetime:  168 * time.Hour,
-			RefreshAhead: 60 * time.Second,
-			LoginTimeout: 10 * time.Minute,
-			RefreshWait:  2 * time.Second,
-			CacheTTL:     5 * time.Second,
+			Store:           "redis",
+			Cookie:          Cookie{Secure: true},
+			IdleTimeout:     24 * time.Hour,
+			MaxLifetime:     168 * time.Hour,
+			RefreshAhead:    60 * time.Second,
+			LoginTimeout:    10 * time.Minute,
+			RefreshWait:     2 * time.Second,
+			LoginsPerClient: 100,
+			CacheTTL:        5 * time.Second,
 		},
 		Listen: Listen{HTTP: ":4180", GRPC: ":9191", Admin: ":9090"},
 		TrustedProxies: []string{

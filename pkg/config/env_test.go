@@ -156,6 +156,7 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		"duration": {"7m", 7 * time.Minute},
 		"list":     {"a,b", []string{"a", "b"}},
 		"map":      {"a=b", map[string]string{"a": "b"}},
+		"integer":  {"42", 42},
 	}
 	seen := map[string]bool{}
 	for _, f := range fields() {
@@ -167,5 +168,5 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		got := reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface()
 		require.Equal(t, reflect.ValueOf(s.want).Convert(f.typ).Interface(), got, f.key)
 	}
-	require.Len(t, seen, 38)
+	require.Len(t, seen, 39)
 }

@@ -89,6 +89,8 @@ func kindOf(t reflect.Type) string {
 		return "string"
 	case t.Kind() == reflect.Bool:
 		return "bool"
+	case t.Kind() == reflect.Int:
+		return "integer"
 	}
 	return ""
 }
@@ -109,6 +111,12 @@ func parseScalar(t reflect.Type, s string) (reflect.Value, error) {
 			return reflect.Value{}, fmt.Errorf("want true or false, got %q", s)
 		}
 		return reflect.ValueOf(b), nil
+	case "integer":
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return reflect.Value{}, fmt.Errorf("want a whole number, got %q", s)
+		}
+		return reflect.ValueOf(n), nil
 	case "string", "secret":
 		return reflect.ValueOf(s).Convert(t), nil
 	}

@@ -27,6 +27,7 @@ func keyDocs() map[string]string {
 		"session.max_lifetime":         "a session ends this long after login; at least idle_timeout",
 		"session.refresh_ahead":        "refresh an access token this long before it expires",
 		"session.login_timeout":        "how long a started login stays valid",
+		"session.logins_per_client":    "logins one client address may start per login_timeout (more get 429); 0 turns the bound off",
 		"session.cache_ttl":            "in-process session cache lifetime (invalidated across replicas by pub/sub); 0 turns it off",
 		"session.refresh_wait":         "how long a request waits for another replica's refresh of the same session",
 		"session.refresh_reuse_window": "the provider's refresh-token reuse window (Auth0 reuse interval); bounds the refresh lease",

@@ -151,6 +151,9 @@ func (c *Config) validateSession(p *problems) {
 	if s.RefreshWait <= 0 {
 		p.invalid("session.refresh_wait", "%s must be positive", fmtDuration(s.RefreshWait))
 	}
+	if s.LoginsPerClient < 0 {
+		p.invalid("session.logins_per_client", "%d must not be negative", s.LoginsPerClient)
+	}
 	if s.CacheTTL < 0 {
 		p.invalid("session.cache_ttl", "%s must not be negative", fmtDuration(s.CacheTTL))
 	}

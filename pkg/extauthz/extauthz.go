@@ -105,6 +105,8 @@ func toRequest(req *authv3.CheckRequest) (*incoming, bool) {
 	in.Accept = get("accept")
 	in.FetchMode = get("sec-fetch-mode")
 	in.Cookie = get("cookie")
+	// Envoy's idea of the downstream address (it honours its own trusted-hops settings).
+	in.Client = req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress()
 	if in.Method == "" || in.Host == "" || !strings.HasPrefix(in.URI, "/") {
 		return nil, false
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/authbridge/authbridge/internal/enginetest"
 	"github.com/authbridge/authbridge/pkg/extauthz"
+	"github.com/authbridge/authbridge/pkg/session/sessiontest"
 )
 
 // client starts the front on a bufconn gRPC server and returns a client, as Envoy would hold.
@@ -191,7 +192,7 @@ func TestCheckSignOutInsideCheck(t *testing.T) {
 }
 
 func TestCheckStoreDownIsCheckResponse(t *testing.T) {
-	env := enginetest.New(t, enginetest.Options{Store: downStore{}})
+	env := enginetest.New(t, enginetest.Options{Store: sessiontest.Down{}})
 	c := client(t, env)
 	resp, err := c.Check(context.Background(), envoyRequest("GET", "/", browser("authbridge=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")))
 	require.NoError(t, err, "a gRPC error would let failure_mode_allow let the request through")

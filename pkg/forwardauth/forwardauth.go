@@ -218,7 +218,21 @@ func (h *Handler) direct(r *http.Request) *authz.Request {
 	if r.TLS != nil {
 		req.Scheme = "https"
 	}
+	req.Client, _, _ = strings.Cut(r.RemoteAddr, ":")
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		req.Client = ap.Addr().Unmap().String()
+	}
 	if h.trustedPeer(r) {
+		// The last X-Forwarded-For entry is the one the trusted proxy added itself: the client it saw.
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			last := xff[len(xff)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
+			}
+			if v := strings.TrimSpace(last); v != "" {
+				req.Client = v
+			}
+		}
 		if v := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
 			req.Scheme = v
 		}

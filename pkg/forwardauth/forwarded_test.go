@@ -120,7 +120,9 @@ func TestForwarded(t *testing.T) {
 			}
 			want := tt.want
 			want.Front = tt.front
-			require.Equal(t, &want, h.forwarded(r, tt.front))
+			got := h.forwarded(r, tt.front)
+			got.Client = "" // TestClientAddress covers it
+			require.Equal(t, &want, got)
 		})
 	}
 }
@@ -156,7 +158,35 @@ func TestDirect(t *testing.T) {
 				r.Header[k] = vs
 			}
 			got := h.direct(r)
+			got.Client = "" // TestClientAddress covers it
 			require.Equal(t, &authz.Request{Front: authz.FrontHTTP, Method: "GET", Scheme: tt.wantSch, Host: tt.wantHst, URI: "/oauth2/start?rd=%2Fx"}, got)
+		})
+	}
+}
+
+// TestClientAddress: the address that bounds logins per client is the peer itself, or, from a trusted
+// proxy, the last X-Forwarded-For entry (the one that proxy added); a client cannot pick it.
+func TestClientAddress(t *testing.T) {
+	h := New(nil, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
+	tests := []struct {
+		name, remote string
+		xff          []string
+		want         string
+	}{
+		{"direct client", clientV4, nil, "203.0.113.9"},
+		{"direct client's own X-Forwarded-For is ignored", clientV4, []string{"198.51.100.1"}, "203.0.113.9"},
+		{"trusted proxy: the entry it appended", proxyV4, []string{"198.51.100.1, 192.0.2.7"}, "192.0.2.7"},
+		{"trusted proxy: last of several headers", proxyV4, []string{"198.51.100.1", "192.0.2.8"}, "192.0.2.8"},
+		{"trusted proxy without the header: the proxy", proxyV4, nil, "10.0.0.2"},
+		{"IPv6 proxy", proxyV6, []string{"2001:db8::77"}, "2001:db8::77"},
+		{"IPv4-mapped peer", "[::ffff:203.0.113.9]:1", nil, "203.0.113.9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", PathAuth, nil)
+			r.RemoteAddr = tt.remote
+			r.Header["X-Forwarded-For"] = tt.xff
+			require.Equal(t, tt.want, h.forwarded(r, "x").Client)
 		})
 	}
 }

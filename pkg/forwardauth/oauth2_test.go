@@ -1,9 +1,7 @@
 package forwardauth_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,13 +9,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/internal/enginetest"
 	"github.com/authbridge/authbridge/pkg/forwardauth"
 	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/session/sessiontest"
 )
 
 func TestNginxAuthNeverRedirects(t *testing.T) {
@@ -128,19 +126,8 @@ func TestSignOut(t *testing.T) {
 	})
 }
 
-// downStore fails every call, like a Redis that is unreachable.
-type downStore struct{ session.Store }
-
-var errDown = errors.New("dial tcp: connection refused")
-
-func (downStore) Get(context.Context, string) ([]byte, error)              { return nil, errDown }
-func (downStore) Put(context.Context, string, []byte, time.Duration) error { return errDown }
-func (downStore) Take(context.Context, string) ([]byte, error)             { return nil, errDown }
-func (downStore) Delete(context.Context, string) error                     { return errDown }
-func (downStore) Ping(context.Context) error                               { return errDown }
-
 func TestStoreDownIs503(t *testing.T) {
-	_, h := front(t, enginetest.Options{Store: downStore{}})
+	_, h := front(t, enginetest.Options{Store: sessiontest.Down{}})
 	tk, err := session.NewTicket()
 	require.NoError(t, err)
 	value := tk.String()

@@ -50,6 +50,10 @@ type Store interface {
 	Index(ctx context.Context, key string) (map[string]string, error)
 	// IndexRemove removes members from the index under key; absent members are ignored.
 	IndexRemove(ctx context.Context, key string, members ...string) error
+
+	// Incr adds one to the counter under key and returns the new count. A new counter lives for ttl
+	// from its first increment (a fixed window); later increments do not extend it.
+	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
 }
 
 // Session is what authbridge knows about one logged-in browser. It never leaves the server unsealed.

@@ -132,8 +132,9 @@ func (downStore) Release(context.Context, string, string) error { return errDown
 func (downStore) IndexAdd(context.Context, string, string, string, time.Duration) error {
 	return errDown
 }
-func (downStore) Index(context.Context, string) (map[string]string, error) { return nil, errDown }
-func (downStore) IndexRemove(context.Context, string, ...string) error     { return errDown }
+func (downStore) Index(context.Context, string) (map[string]string, error)   { return nil, errDown }
+func (downStore) Incr(context.Context, string, time.Duration) (int64, error) { return 0, errDown }
+func (downStore) IndexRemove(context.Context, string, ...string) error       { return errDown }
 
 func TestSessionsStoreDown(t *testing.T) {
 	ctx := t.Context()

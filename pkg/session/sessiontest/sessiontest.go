@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		{"BadTTLAtomic", testBadTTLAtomic},
 		{"Index", testIndex},
 		{"IndexTTL", testIndexTTL},
+		{"Incr", testIncr},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, h, h.New(t)) })
