@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command → Debian package
-declare -A pkgs=([redis-server]=redis-server [nginx]=nginx [caddy]=caddy [chromium]=chromium)
+# gcc: the end-to-end tests build Ory Hydra (the real OIDC provider) with cgo for its SQLite store.
+declare -A pkgs=([redis-server]=redis-server [nginx]=nginx [caddy]=caddy [chromium]=chromium [gcc]=gcc)
 missing=()
 for cmd in "${!pkgs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${pkgs[$cmd]}")

@@ -1,0 +1,181 @@
+package e2e_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// gatewayUnderTest is one gateway in front of an upstream, and the authbridge it asks.
+type gatewayUnderTest struct {
+	base string // http://127.0.0.1:port
+	up   *upstream
+	ab   *authbridge
+	// ownCookieHidden: the upstream never sees authbridge's cookie (ext_authz removes it from Cookie).
+	ownCookieHidden bool
+	// spoofs are the client-sent headers that must not reach the upstream, with forged values.
+	spoofs http.Header
+}
+
+// forged are the identity headers a client may send to pass as someone else, in the spellings that
+// proxies and frameworks map onto one another. Written as raw keys: Go sends them exactly so.
+func forged() http.Header {
+	return http.Header{
+		"Authorization":        {"Bearer forged"},
+		"authorization":        {"Bearer forged-lower"},
+		"X-Auth-Request-User":  {"mallory"},
+		"x-auth-request-user":  {"mallory-lower"},
+		"X_Auth_Request_User":  {"mallory-underscore"},
+		"X.Auth.Request.User":  {"mallory-dot"},
+		"X-AUTH-REQUEST-EMAIL": {"mallory@forged.test"},
+		"x_auth_request_email": {"mallory-underscore@forged.test"},
+	}
+}
+
+// forgedAll adds X-Auth-Request-* names that authbridge does not send but that apps once behind
+// oauth2-proxy may read; nginx and Caddy drop those too.
+func forgedAll() http.Header {
+	h := forged()
+	h["X-Auth-Request-Groups"] = []string{"forged-admins"}
+	h["X_Auth_Request_Groups"] = []string{"forged-admins-underscore"}
+	return h
+}
+
+var noRedirects = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// get sends a GET to the gateway with raw headers and an optional session cookie value.
+func (g gatewayUnderTest) get(t *testing.T, uri string, h http.Header, session string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, g.base+uri, nil)
+	require.NoError(t, err)
+	for k, vs := range h {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	if session != "" {
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: session})
+	}
+	resp, err := noRedirects.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+// runGatewayFlow is what every gateway must do: a browser logs in through it; the upstream gets one
+// Authorization header, a JWT from Hydra naming the user; the session cookie is HttpOnly and
+// SameSite=Lax; a script without a session gets 401; identity headers sent by the client never reach the
+// upstream; sign-out ends the session for good.
+func runGatewayFlow(t *testing.T, s *stack, g gatewayUnderTest) {
+	ctx := newTab(t, s.browser)
+	const target = "/hello?from=browser"
+	logIn(t, ctx, s, g.base, target, "alice")
+
+	req, ok := g.up.last(target)
+	require.True(t, ok, "the upstream got the request")
+	token := requireIdentity(t, s, g.ab, req.Header, "alice")
+	cookie := sessionCookie(t, ctx, g.base)
+	require.NotNil(t, cookie, "the browser holds the session cookie")
+	if g.ownCookieHidden {
+		for _, c := range req.Header.Values("Cookie") {
+			require.False(t, strings.Contains(c, cookieName+"="), "the upstream does not see authbridge's cookie")
+		}
+	}
+
+	t.Run("cookie", func(t *testing.T) {
+		require.True(t, cookie.HTTPOnly)
+		require.Equal(t, network.CookieSameSiteLax, cookie.SameSite)
+		// Plain http here, so session.cookie.secure is false; Secure (the default) is asserted by the
+		// unit tests of pkg/authz and pkg/config.
+		require.False(t, cookie.Secure)
+		require.Equal(t, "/", cookie.Path)
+		require.False(t, strings.Contains(cookie.Value, token[:20]), "the cookie carries no token")
+		require.False(t, strings.Contains(val(t, ctx, chromedp.Evaluate[string](`document.cookie`)), cookieName+"="), "scripts cannot read it")
+	})
+
+	t.Run("script without session gets 401", func(t *testing.T) {
+		n := g.up.count()
+		a := fetchWithoutSession(t, ctx, "/api/items")
+		require.Equal(t, http.StatusUnauthorized, a.Status)
+		require.Equal(t, "application/json", a.Type)
+		require.Equal(t, `Bearer realm="authbridge"`, a.Auth)
+		require.Contains(t, a.Body, `"error":"unauthenticated"`)
+		require.Equal(t, n, g.up.count(), "the upstream is not asked")
+	})
+
+	t.Run("client-sent identity headers never reach the upstream", func(t *testing.T) {
+		// One forged header at a time must pass with the session's own identity; all of them at once
+		// may also be refused (nginx answers 400 to a repeated Authorization).
+		for k, vs := range g.spoofs {
+			uri := "/spoof/" + k
+			resp, body := g.get(t, uri, http.Header{k: vs}, cookie.Value)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", k, body)
+			got, ok := g.up.last(uri)
+			require.True(t, ok, k)
+			requireNoForged(t, s, g, got.Header, token)
+		}
+		n := g.up.count()
+		resp, body := g.get(t, "/spoof/all", g.spoofs, cookie.Value)
+		if resp.StatusCode == http.StatusOK {
+			got, ok := g.up.last("/spoof/all")
+			require.True(t, ok)
+			requireNoForged(t, s, g, got.Header, token)
+		} else {
+			require.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+			require.Equal(t, n, g.up.count(), "the upstream is not asked")
+		}
+
+		// Without a session the forged headers get nowhere at all.
+		n = g.up.count()
+		for k, vs := range g.spoofs {
+			resp, body := g.get(t, "/spoof/anonymous", http.Header{k: vs, "Accept": {"application/json"}}, "")
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s: %s", k, body)
+		}
+		require.Equal(t, n, g.up.count(), "the upstream is not asked")
+	})
+
+	t.Run("sign-out", func(t *testing.T) {
+		logouts := s.hydra.logoutsOf(g.ab.clientID)
+		// Back at the app's root after the provider's logout, the browser has no session and is sent
+		// to log in again: the provider's session is gone too, so it shows its form.
+		do(t, ctx, chromedp.Navigate(g.base+"/oauth2/sign_out?rd=/"), chromedp.WaitVisible(chromedp.ID("username")))
+		loc := val(t, ctx, chromedp.Location())
+		require.True(t, strings.HasPrefix(loc, s.hydra.uiURL+"/login?"), "the login form after sign-out, at %s", loc)
+		require.Equal(t, logouts+1, s.hydra.logoutsOf(g.ab.clientID), "the provider's logout was visited")
+		require.Nil(t, sessionCookie(t, ctx, g.base), "the browser's session cookie is cleared")
+		resp, _ := g.get(t, "/after-sign-out", http.Header{"Accept": {"application/json"}}, cookie.Value)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the old cookie is worthless")
+		_, reached := g.up.last("/after-sign-out")
+		require.False(t, reached)
+	})
+
+	// Checked without printing: a failure must not put the secrets into the test output either.
+	require.False(t, strings.Contains(g.ab.proc.log(), cookie.Value), "authbridge never logs the cookie")
+	require.False(t, strings.Contains(g.ab.proc.log(), token), "authbridge never logs the token")
+}
+
+// requireNoForged checks that an upstream request carries the session's identity and none of the
+// forged headers or values.
+func requireNoForged(t *testing.T, s *stack, g gatewayUnderTest, h http.Header, token string) {
+	t.Helper()
+	require.True(t, token == requireIdentity(t, s, g.ab, h, "alice"), "the session's own token")
+	for k, vs := range h {
+		for _, v := range vs {
+			require.NotContains(t, v, "forged", "%s reached the upstream", k)
+			require.NotContains(t, v, "mallory", "%s reached the upstream", k)
+		}
+	}
+	for k := range g.spoofs {
+		if !sameHeaderName(k, "Authorization") && !sameHeaderName(k, "X-Auth-Request-User") && !sameHeaderName(k, "X-Auth-Request-Email") {
+			require.Empty(t, headerValues(h, k), "%s reached the upstream", k)
+		}
+	}
+}
