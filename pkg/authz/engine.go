@@ -117,7 +117,7 @@ func (e *Engine) OwnsCookie(name string) bool { return name == e.o.Cookie.Name |
 // Decide concludes what happens to r. An error means the engine could not decide (the store or the
 // provider did not answer): the front must fail closed (503) and must not clear any cookie.
 func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
-	start := e.now()
+	start := time.Now() // wall time for the latency metric, whatever clock decides
 	d, err := e.decide(ctx, r)
 	if e.o.Metrics != nil {
 		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
