@@ -101,21 +101,22 @@ func TestReference(t *testing.T) {
 		byKey[d.Key] = d
 	}
 	for key, want := range map[string]string{
-		"oidc.scopes":           "openid,profile,email,offline_access",
-		"oidc.timeout":          "5s",
-		"oidc.client_secret":    "",
-		"session.store":         "redis",
-		"session.cookie.secure": "true",
-		"session.idle_timeout":  "24h",
-		"session.max_lifetime":  "168h",
-		"session.refresh_ahead": "1m",
-		"session.login_timeout": "10m",
-		"listen.http":           ":4180",
-		"listen.grpc":           ":9191",
-		"listen.admin":          ":9090",
-		"trusted_proxies":       "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
-		"log.level":             "info",
-		"log.format":            "json",
+		"oidc.scopes":               "openid,profile,email,offline_access",
+		"oidc.timeout":              "5s",
+		"oidc.client_secret":        "",
+		"session.store":             "redis",
+		"session.cookie.secure":     "true",
+		"session.idle_timeout":      "24h",
+		"session.max_lifetime":      "168h",
+		"session.refresh_ahead":     "1m",
+		"session.login_timeout":     "10m",
+		"session.logins_per_client": "100",
+		"listen.http":               ":4180",
+		"listen.grpc":               ":9191",
+		"listen.admin":              ":9090",
+		"trusted_proxies":           "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+		"log.level":                 "info",
+		"log.format":                "json",
 	} {
 		require.Equal(t, want, byKey[key].Default, key)
 	}

@@ -232,6 +232,8 @@ func formatDefault(v reflect.Value) string {
 		return strings.Join(kv, ",")
 	case reflect.TypeFor[bool]():
 		return strconv.FormatBool(v.Bool())
+	case reflect.TypeFor[int]():
+		return strconv.FormatInt(v.Int(), 10)
 	}
 	return v.String()
 }
