@@ -78,6 +78,8 @@ type Options struct {
 	TokenTTL  time.Duration // access token lifetime, default 1h
 	// ReuseWindow is the provider's refresh-token reuse window (devidp.Options.RefreshReuseWindow).
 	ReuseWindow time.Duration
+	// CacheTTL turns on the in-process session cache (a memory store needs no invalidation channel).
+	CacheTTL time.Duration
 }
 
 // New starts devidp and builds an engine against it. Everything is stopped when t ends.
@@ -109,6 +111,9 @@ func New(t testing.TB, o Options) *Env {
 	}
 	eo := o.Engine
 	eo.Sessions, eo.Provider, eo.Now = session.NewSessions(o.Store), p, clock.Now
+	if o.CacheTTL > 0 {
+		eo.Sessions.EnableCache(session.CacheOptions{TTL: o.CacheTTL, Now: clock.Now})
+	}
 	if eo.Cookie.Name == "" {
 		eo.Cookie = authz.CookieOptions{Name: "authbridge", Secure: true}
 	}

@@ -204,10 +204,12 @@ func (e *Engine) save(ctx context.Context, t session.Ticket, s *session.Session,
 	return e.o.Sessions.Save(ctx, t, s, e.ttl(s, now))
 }
 
-// update writes s over the record it was loaded from if that is unchanged; see session.Sessions.Update.
+// update writes a copy of s, touched now, over the record s was loaded from if that is unchanged (see
+// session.Sessions.Update). s itself may be shared through the cache and is left alone.
 func (e *Engine) update(ctx context.Context, t session.Ticket, s *session.Session, now time.Time) (bool, error) {
-	s.Touched = now
-	return e.o.Sessions.Update(ctx, t, s, e.ttl(s, now))
+	cp := *s
+	cp.Touched = now
+	return e.o.Sessions.Update(ctx, t, &cp, e.ttl(&cp, now))
 }
 
 // ttl is the store TTL for s written now: the idle timeout, cut short by the absolute lifetime.
@@ -224,17 +226,25 @@ func (e *Engine) ttl(s *session.Session, now time.Time) time.Duration {
 	return ttl
 }
 
+// allowed is a Decision and the values of its upstream headers in one allocation.
+type allowed struct {
+	d Decision
+	v [3]string
+}
+
 func (e *Engine) allow(s *session.Session) *Decision {
-	return &Decision{
+	a := &allowed{v: [3]string{s.Bearer(), s.Subject, s.Email}}
+	a.d = Decision{
 		Outcome: Allow,
 		Status:  http.StatusOK,
 		Upstream: http.Header{
-			HeaderAuthorization: {s.Bearer()},
-			HeaderUser:          {s.Subject},
-			HeaderEmail:         {s.Email},
+			HeaderAuthorization: a.v[0:1:1],
+			HeaderUser:          a.v[1:2:2],
+			HeaderEmail:         a.v[2:3:3],
 		},
 		Reason: "valid session",
 	}
+	return &a.d
 }
 
 func (p Policy) refuse(s *session.Session) string {

@@ -58,7 +58,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 // incoming is the engine's request plus what the renderer needs from the original headers.
 type incoming struct {
 	authz.Request
-	headers func(yield func(k, v string) bool) // the original headers, lower-case keys
+	http *authv3.AttributeContext_HttpRequest // the original request, for its headers
 }
 
 // toRequest adapts Envoy's attributes. Envoy lower-cases header keys, sends the request target with its
@@ -68,7 +68,7 @@ func toRequest(req *authv3.CheckRequest) (*incoming, bool) {
 	if h == nil {
 		return nil, false
 	}
-	in := &incoming{headers: headersOf(h)}
+	in := &incoming{http: h}
 	get := func(k string) string {
 		if v, ok := h.GetHeaders()[k]; ok {
 			return v
@@ -113,21 +113,20 @@ func toRequest(req *authv3.CheckRequest) (*incoming, bool) {
 	return in, true
 }
 
-func headersOf(h *authv3.AttributeContext_HttpRequest) func(yield func(k, v string) bool) {
-	return func(yield func(k, v string) bool) {
-		for k, v := range h.GetHeaders() {
-			if !yield(k, v) {
-				return
-			}
+// headers yields the original request's headers (lower-case keys), from either of Envoy's encodings.
+func (in *incoming) headers(yield func(k, v string) bool) {
+	for k, v := range in.http.GetHeaders() {
+		if !yield(k, v) {
+			return
 		}
-		for _, hv := range h.GetHeaderMap().GetHeaders() {
-			v := hv.GetValue()
-			if v == "" {
-				v = string(hv.GetRawValue())
-			}
-			if !yield(hv.GetKey(), v) {
-				return
-			}
+	}
+	for _, hv := range in.http.GetHeaderMap().GetHeaders() {
+		v := hv.GetValue()
+		if v == "" {
+			v = string(hv.GetRawValue())
+		}
+		if !yield(hv.GetKey(), v) {
+			return
 		}
 	}
 }
@@ -157,12 +156,31 @@ func (s *Server) render(in *incoming, d *authz.Decision) *authv3.CheckResponse {
 	return denied(code, d.Status, hs, d.Body)
 }
 
+// okResponse is every message of an allowed answer in one allocation: Check runs for every request, and
+// a dozen small protobuf allocations per call showed up as garbage-collection time.
+type okResponse struct {
+	resp   authv3.CheckResponse
+	status rpcstatus.Status
+	wrap   authv3.CheckResponse_OkResponse
+	ok     authv3.OkHttpResponse
+	opts   [4]corev3.HeaderValueOption // the three identity headers and the rewritten cookie
+	vals   [4]corev3.HeaderValue
+	ptrs   [4]*corev3.HeaderValueOption
+}
+
 // allowed sets the identity headers (overwriting the client's), removes the client's copies in other
 // spellings, and keeps authbridge's cookies from the upstream.
 func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse {
-	ok := &authv3.OkHttpResponse{Headers: make([]*corev3.HeaderValueOption, 0, len(d.Upstream)+1)}
+	r := &okResponse{}
+	n := 0
+	add := func(k, v string) {
+		r.vals[n].Key, r.vals[n].Value = k, v
+		r.opts[n].Header, r.opts[n].AppendAction = &r.vals[n], overwrite
+		r.ptrs[n] = &r.opts[n]
+		n++
+	}
 	for i, k := range identityHeaders {
-		ok.Headers = append(ok.Headers, header(lowerIdentity[i], d.Upstream.Get(k), overwrite))
+		add(lowerIdentity[i], d.Upstream.Get(k))
 	}
 	for k := range in.headers {
 		switch k {
@@ -170,43 +188,66 @@ func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse 
 			// overwritten above
 		default:
 			if authz.IsIdentityHeader(k) {
-				ok.HeadersToRemove = append(ok.HeadersToRemove, k)
+				r.ok.HeadersToRemove = append(r.ok.HeadersToRemove, k)
 			}
 		}
 	}
 	if in.Cookie != "" {
 		if kept, changed := s.stripCookies(in.Cookie); changed {
 			if kept == "" {
-				ok.HeadersToRemove = append(ok.HeadersToRemove, "cookie")
+				r.ok.HeadersToRemove = append(r.ok.HeadersToRemove, "cookie")
 			} else {
-				ok.Headers = append(ok.Headers, header("cookie", kept, overwrite))
+				add("cookie", kept)
 			}
 		}
 	}
-	slices.Sort(ok.HeadersToRemove) // stable answers for the same request
-	return &authv3.CheckResponse{
-		Status:       &rpcstatus.Status{Code: int32(codes.OK)},
-		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
-	}
+	slices.Sort(r.ok.HeadersToRemove) // stable answers for the same request
+	r.ok.Headers = r.ptrs[:n:n]
+	r.wrap.OkResponse = &r.ok
+	r.status.Code = int32(codes.OK)
+	r.resp.Status, r.resp.HttpResponse = &r.status, &r.wrap
+	return &r.resp
 }
 
-// stripCookies removes authbridge's cookies from a Cookie header value.
+// stripCookies removes authbridge's cookies from a Cookie header value; changed is false (and nothing
+// is allocated) when there were none.
 func (s *Server) stripCookies(cookie string) (string, bool) {
-	var kept []string
-	changed := false
-	for _, part := range strings.Split(cookie, ";") {
-		p := strings.TrimSpace(part)
-		if p == "" {
-			continue
-		}
-		name, _, _ := strings.Cut(p, "=")
-		if s.engine.OwnsCookie(name) {
-			changed = true
-			continue
-		}
-		kept = append(kept, p)
+	own := false
+	for name := range cookieNames(cookie) {
+		own = own || s.engine.OwnsCookie(name)
 	}
-	return strings.Join(kept, "; "), changed
+	if !own {
+		return cookie, false
+	}
+	var b strings.Builder
+	b.Grow(len(cookie))
+	for rest := cookie; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ";")
+		p := strings.TrimSpace(part)
+		if name, _, _ := strings.Cut(p, "="); p == "" || s.engine.OwnsCookie(name) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+	}
+	return b.String(), true
+}
+
+// cookieNames yields the names in a Cookie header value.
+func cookieNames(cookie string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for rest := cookie; rest != ""; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if name != "" && !yield(name) {
+				return
+			}
+		}
+	}
 }
 
 // identityHeaders are the upstream headers an allowed decision carries, in a fixed order, and

@@ -282,16 +282,24 @@ func TestUnknownPath(t *testing.T) {
 	}
 }
 
+// BenchmarkAuthAllowed is /auth with a valid session, from the store and from the in-process cache.
 func BenchmarkAuthAllowed(b *testing.B) {
-	env, h := front(b, enginetest.Options{})
-	cookie, _ := login(b, env, h, "/")
-	req := traefik("GET", "/api/items", xhr(cookie))
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d", rec.Code)
-		}
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"store", 0}, {"cache", time.Minute}} {
+		b.Run(bc.name, func(b *testing.B) {
+			env, h := front(b, enginetest.Options{CacheTTL: bc.ttl})
+			cookie, _ := login(b, env, h, "/")
+			req := traefik("GET", "/api/items", xhr(cookie))
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
 	}
 }

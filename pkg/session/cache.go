@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,7 @@ type cache struct {
 	seq atomic.Uint64
 
 	mu sync.RWMutex
-	m  map[string]cacheEntry // by store key
+	m  map[[sha256.Size]byte]cacheEntry // by session hash, so a hit builds no key string
 }
 
 type cacheEntry struct {
@@ -49,11 +50,11 @@ func newCache(o CacheOptions) *cache {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &cache{o: o, m: make(map[string]cacheEntry)}
+	return &cache{o: o, m: make(map[[sha256.Size]byte]cacheEntry)}
 }
 
-// get returns a copy of the cached session (callers may set fields on it), or nil.
-func (c *cache) get(key string) *Session {
+// get returns the cached session, shared and read-only, or nil.
+func (c *cache) get(key [sha256.Size]byte) *Session {
 	if !c.live.Load() {
 		return nil
 	}
@@ -63,13 +64,12 @@ func (c *cache) get(key string) *Session {
 	if !ok || !c.o.Now().Before(e.until) {
 		return nil
 	}
-	s := *e.s
-	return &s
+	return e.s
 }
 
 // put remembers s for the cache TTL, never past the access token's expiry, unless an invalidation
 // arrived since seq was read.
-func (c *cache) put(key string, s *Session, seq uint64) {
+func (c *cache) put(key [sha256.Size]byte, s *Session, seq uint64) {
 	if !c.live.Load() {
 		return
 	}
@@ -77,7 +77,6 @@ func (c *cache) put(key string, s *Session, seq uint64) {
 	if !s.Expiry.IsZero() && s.Expiry.Before(until) {
 		until = s.Expiry
 	}
-	cp := *s
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seq.Load() != seq {
@@ -89,13 +88,17 @@ func (c *cache) put(key string, s *Session, seq uint64) {
 			break
 		}
 	}
-	c.m[key] = cacheEntry{s: &cp, until: until}
+	c.m[key] = cacheEntry{s: s, until: until}
 }
 
+// drop forgets the session under a store key (as published between replicas); other keys are ignored.
 func (c *cache) drop(key string) {
+	h, ok := keyHash(key)
 	c.mu.Lock()
 	c.seq.Add(1)
-	delete(c.m, key)
+	if ok {
+		delete(c.m, h)
+	}
 	c.mu.Unlock()
 }
 

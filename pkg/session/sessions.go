@@ -37,21 +37,20 @@ func (m *Sessions) Store() Store { return m.store }
 
 // Load returns the session the ticket names. A session that is absent, expired, or cannot be
 // opened with the ticket's key (a forged or stale cookie) is ErrNotFound; any other error means the
-// store could not answer and must not be mistaken for "logged out".
+// store could not answer and must not be mistaken for "logged out". With the cache on, the session may be
+// shared with other requests: callers must not modify it (copy it first, as Update's callers do).
 func (m *Sessions) Load(ctx context.Context, t Ticket) (*Session, error) {
-	key := t.storeKey()
-	if m.cache != nil {
-		if s := m.cache.get(key); s != nil {
-			return s, nil
-		}
-	}
 	if m.cache == nil {
-		return m.load(ctx, t, key)
+		return m.load(ctx, t, t.storeKey())
+	}
+	h := t.storeHash()
+	if s := m.cache.get(h); s != nil {
+		return s, nil
 	}
 	seq := m.cache.seq.Load()
-	s, err := m.load(ctx, t, key)
+	s, err := m.load(ctx, t, keyString(h))
 	if err == nil {
-		m.cache.put(key, s, seq)
+		m.cache.put(h, s, seq)
 	}
 	return s, err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strings"
 )
 
 // ErrInvalidTicket is returned by ParseTicket for a cookie value that is not a ticket.
@@ -65,34 +66,44 @@ func (t Ticket) String() string {
 }
 
 // storeKey is the key the sealed session lives under: HMAC-SHA256 of the id under the ticket's key,
-// so the store key reveals nothing and cannot be computed without the cookie. It is HMAC (RFC 2104)
-// written out over fixed-size arrays, because crypto/hmac allocates and this runs on every request.
-func (t Ticket) storeKey() string {
+// so the store key reveals nothing and cannot be computed without the cookie.
+func (t Ticket) storeKey() string { return keyString(t.storeHash()) }
+
+// storeHash is HMAC-SHA256(key, id), written out over fixed-size arrays (RFC 2104) because crypto/hmac
+// allocates and this runs on every request.
+func (t Ticket) storeHash() [sha256.Size]byte {
 	const block = 64 // SHA-256 block size; the 32-byte key is zero-padded to it
 	var in [block + idLen]byte
-	for i := range block {
-		k := byte(0)
-		if i < keyLen {
-			k = t.key[i]
-		}
-		in[i] = k ^ 0x36
-	}
-	copy(in[block:], t.id[:])
-	inner := sha256.Sum256(in[:])
 	var out [block + sha256.Size]byte
 	for i := range block {
 		k := byte(0)
 		if i < keyLen {
 			k = t.key[i]
 		}
-		out[i] = k ^ 0x5c
+		in[i], out[i] = k^0x36, k^0x5c
 	}
+	copy(in[block:], t.id[:])
+	inner := sha256.Sum256(in[:])
 	copy(out[block:], inner[:])
-	sum := sha256.Sum256(out[:])
+	return sha256.Sum256(out[:])
+}
+
+// keyString is the store key of a session hash.
+func keyString(h [sha256.Size]byte) string {
 	var buf [len(sessionPrefix) + 43]byte
 	copy(buf[:], sessionPrefix)
-	base64.RawURLEncoding.Encode(buf[len(sessionPrefix):], sum[:])
+	base64.RawURLEncoding.Encode(buf[len(sessionPrefix):], h[:])
 	return string(buf[:])
+}
+
+// keyHash reverses keyString; ok is false for a key that is not a session key.
+func keyHash(key string) (h [sha256.Size]byte, ok bool) {
+	rest, found := strings.CutPrefix(key, sessionPrefix)
+	if !found || len(rest) != 43 {
+		return h, false
+	}
+	n, err := base64.RawURLEncoding.Decode(h[:], []byte(rest))
+	return h, err == nil && n == len(h)
 }
 
 // LogID is a short, one-way tag of the session id for logs: it lets lines about one session be

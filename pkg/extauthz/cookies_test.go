@@ -1,0 +1,29 @@
+package extauthz
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/enginetest"
+)
+
+func TestStripCookies(t *testing.T) {
+	s := New(enginetest.New(t, enginetest.Options{}).Engine, nil)
+	tests := []struct {
+		in, want string
+		changed  bool
+	}{
+		{"a=1; b=2", "a=1; b=2", false},
+		{"authbridge=x", "", true},
+		{"a=1; authbridge=x; b=2", "a=1; b=2", true},
+		{"authbridge=x;a=1;;  authbridge-login=y ; b=2", "a=1; b=2", true},
+		{"xauthbridge=1; authbridge-loginx=2", "xauthbridge=1; authbridge-loginx=2", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, changed := s.stripCookies(tt.in)
+		require.Equal(t, tt.changed, changed, tt.in)
+		require.Equal(t, tt.want, got, tt.in)
+	}
+}
