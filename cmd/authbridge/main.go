@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -33,10 +34,26 @@ e.g. oidc.client_id is AUTHBRIDGE_OIDC_CLIENT_ID. See README.md for the referenc
 `
 
 func main() {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// tuneGC trades a little memory for less garbage-collection work, unless the operator set GOGC or
+// GOMEMLIMIT. authbridge's live heap is small (a few MiB) while every check allocates a few KiB, so with
+// the default GOGC=100 the collector runs very often; measured with authbridge-bench, GC was the largest
+// single cost on the hot path. GOGC=400 under a 24 MiB soft limit collects about four times less often
+// and still keeps the process well under 40 MiB of RSS (the limit makes the collector work harder as
+// memory approaches it, instead of letting the heap grow).
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(24 << 20)
+	}
 }
 
 // runMain runs one subcommand and returns the process exit code.
