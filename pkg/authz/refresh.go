@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/authbridge/authbridge/pkg/login"
 	"github.com/authbridge/authbridge/pkg/session"
 )
@@ -41,17 +43,16 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 		defer cancel()
 		return e.refreshShared(wctx, t, s)
 	})
-	var res singleflightResult
+	var res singleflight.Result
 	select {
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
-	case r := <-ch:
-		res = singleflightResult{r.Val, r.Err}
+	case res = <-ch:
 	}
-	err := res.err
+	err := res.Err
 	switch {
 	case err == nil:
-		return res.val.(*session.Session), nil, nil
+		return res.Val.(*session.Session), nil, nil
 	case errors.Is(err, session.ErrNotFound):
 		d, err := e.unauthenticated(ctx, r, "session ended while refreshing")
 		return nil, d, err
@@ -68,11 +69,6 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 		return s, nil, nil
 	}
 	return nil, nil, fmt.Errorf("refresh expired token: %w", err)
-}
-
-type singleflightResult struct {
-	val any
-	err error
 }
 
 // refreshShared refreshes under the session's lease, or waits for the replica that holds it and uses
