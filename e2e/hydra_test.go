@@ -13,13 +13,17 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
-// hydra is a running Ory Hydra (in-memory database) and the login, consent and logout pages it sends the
-// browser to, which accept through Hydra's admin API as a real login app would.
+// hydra is a running Ory Hydra (on a throwaway SQLite database) and the login, consent and logout pages
+// it sends the browser to, which accept through Hydra's admin API as a real login app would.
 type hydra struct {
 	issuer string // public URL; Hydra's issuer exactly (no trailing slash)
 	admin  string // admin API URL
@@ -27,6 +31,9 @@ type hydra struct {
 	proc   *process
 	ui     *http.Server
 	client *http.Client
+	// idKey is the private key Hydra signs ID and logout tokens with (its admin API hands it out), for
+	// tests that need tokens Hydra's JWKS vouches for but Hydra would never send.
+	idKey jose.JSONWebKey
 
 	mu      sync.Mutex
 	logouts map[string]int // logouts accepted, by client id
@@ -35,8 +42,9 @@ type hydra struct {
 // Hydra's accept calls and the test's own calls are quick; a stuck one fails the test.
 const hydraCallTimeout = 10 * time.Second
 
-// startHydra runs `hydra serve all --dev` on free loopback ports with its login app, and gives it ES256
-// signing keys (Hydra would otherwise spend seconds generating RSA-4096 keys on first use).
+// startHydra migrates a fresh database, runs `hydra serve all --dev` on free loopback ports with its login
+// app, and gives it ES256 signing keys (Hydra would otherwise spend seconds generating RSA-4096 keys on
+// first use).
 func startHydra(dir, bin string) (*hydra, error) {
 	uiLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,6 +56,18 @@ func startHydra(dir, bin string) (*hydra, error) {
 	go func() { _ = h.ui.Serve(uiLn) }()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
+	// A database file, not DSN=memory: Hydra's in-memory SQLite shares one cache between its connections
+	// and fails a write that meets another at once ("unable to serialize access"), which the parallel
+	// logins hit now and then. In WAL mode with every transaction taking the write lock up front, writers
+	// wait their turn; without fsync (a throwaway database) that costs nothing.
+	dsn := "DSN=sqlite://" + filepath.Join(dir, "hydra.sqlite") +
+		"?_fk=true&_journal_mode=WAL&_txlock=immediate&_busy_timeout=10000&_synchronous=OFF"
+	migrate := exec.Command(bin, "migrate", "sql", "up", "--read-from-env", "--yes")
+	migrate.Dir, migrate.Env = dir, append(baseEnv(dir), dsn)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		h.close()
+		return nil, fmt.Errorf("migrate hydra database: %w\n%s", err, out)
+	}
 	for attempt := 0; ; attempt++ {
 		ports, err := freePorts(2)
 		if err != nil {
@@ -57,7 +77,7 @@ func startHydra(dir, bin string) (*hydra, error) {
 		h.issuer = "http://127.0.0.1:" + strconv.Itoa(ports[0])
 		h.admin = "http://127.0.0.1:" + strconv.Itoa(ports[1])
 		env := append(baseEnv(dir),
-			"DSN=memory",
+			dsn,
 			"SECRETS_SYSTEM="+hex.EncodeToString(secret),
 			"URLS_SELF_ISSUER="+h.issuer,
 			"URLS_LOGIN="+h.uiURL+"/login",
@@ -85,9 +105,13 @@ func startHydra(dir, bin string) (*hydra, error) {
 		}
 	}
 	for _, set := range []string{"hydra.openid.id-token", "hydra.jwt.access-token"} {
-		if err := h.call(http.MethodPost, "/admin/keys/"+set, map[string]string{"alg": "ES256", "use": "sig"}, nil); err != nil {
+		var keys jose.JSONWebKeySet
+		if err := h.call(http.MethodPost, "/admin/keys/"+set, map[string]string{"alg": "ES256", "use": "sig"}, &keys); err != nil {
 			h.close()
 			return nil, fmt.Errorf("create %s key: %w", set, err)
+		}
+		if set == "hydra.openid.id-token" && len(keys.Keys) == 1 {
+			h.idKey = keys.Keys[0]
 		}
 	}
 	return h, nil

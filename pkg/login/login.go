@@ -58,6 +58,7 @@ type Provider struct {
 	cfg        Config
 	oauth      oauth2.Config
 	verifier   *oidc.IDTokenVerifier
+	logoutVer  *oidc.IDTokenVerifier // as verifier, but exp is optional (Hydra's logout tokens have none)
 	client     *http.Client
 	authOpts   []oauth2.AuthCodeOption
 	endSession string // OIDC end_session_endpoint, empty if not advertised
@@ -109,6 +110,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		},
 		// The key set fetches JWKS with our client (timeouts) and caches keys across requests.
 		verifier:   op.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now}),
+		logoutVer:  op.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now, SkipExpiryCheck: true}),
 		endSession: extra.EndSession,
 		discovery:  strings.TrimSuffix(cfg.IssuerURL, "/") + "/.well-known/openid-configuration",
 		slots:      make(chan struct{}, cfg.MaxConcurrent),

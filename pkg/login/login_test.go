@@ -278,3 +278,51 @@ func TestConcurrencyCap(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, 2, most, "never more token calls in flight than the cap")
 }
+
+// TestVerifyLogoutToken checks logout tokens shaped like the ones real providers send: Ory Hydra's have
+// no exp and no sub, only iss, aud, iat, jti, events and sid.
+func TestVerifyLogoutToken(t *testing.T) {
+	p := newProvider(t)
+	lp := p.login(t, nil)
+	event := map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}
+	base := map[string]any{"nonce": nil, "sub": nil, "exp": nil, "email": nil, "https://example.com/groups": nil,
+		"jti": "j1", "events": event, "sid": "sid-7"}
+	with := func(extra map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		claims  map[string]any
+		wantErr bool
+	}{
+		{"Hydra-shaped: sid, no sub, no exp", with(nil), false},
+		{"sub only, with exp", with(map[string]any{"sid": nil, "sub": "auth0|alice", "exp": now.Add(time.Minute).Unix()}), false},
+		{"expired exp", with(map[string]any{"exp": now.Add(-time.Minute).Unix()}), true},
+		{"iat too old", with(map[string]any{"iat": now.Add(-time.Hour).Unix()}), true},
+		{"iat in the future", with(map[string]any{"iat": now.Add(time.Hour).Unix()}), true},
+		{"nonce (an ID token)", with(map[string]any{"nonce": "n"}), true},
+		{"no events", with(map[string]any{"events": nil}), true},
+		{"events without the back-channel member", with(map[string]any{"events": map[string]any{"x": map[string]any{}}}), true},
+		{"no jti", with(map[string]any{"jti": nil}), true},
+		{"neither sid nor sub", with(map[string]any{"sid": nil}), true},
+		{"another audience", with(map[string]any{"aud": "other"}), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := lp.VerifyLogoutToken(context.Background(), p.idToken(p.key, tt.claims))
+			if tt.wantErr {
+				require.ErrorIs(t, err, login.ErrInvalidLogoutToken)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, "j1", c.JTI)
+		})
+	}
+}

@@ -31,11 +31,12 @@ type LogoutClaims struct {
 }
 
 // VerifyLogoutToken validates a back-channel logout token (OIDC Back-Channel Logout 1.0, 2.6): the
-// signature against the provider's keys, iss, aud (this client), exp, iat within limits, a jti, the
+// signature against the provider's keys, iss, aud (this client), exp when present (the spec made it
+// required only in its 2023 errata, and Ory Hydra sends none), iat within limits, a jti, the
 // back-channel member of the events claim, sub and/or sid, and no nonce (so an ID token can never pass
 // as one). Replay of the jti is for the caller to refuse.
 func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutClaims, error) {
-	idt, err := p.verifier.Verify(ctx, raw)
+	idt, err := p.logoutVer.Verify(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidLogoutToken, err)
 	}
@@ -56,6 +57,8 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 		return nil, fmt.Errorf("%w: no jti", ErrInvalidLogoutToken)
 	case idt.Subject == "" && c.SID == "":
 		return nil, fmt.Errorf("%w: neither sub nor sid", ErrInvalidLogoutToken)
+	case !idt.Expiry.IsZero() && idt.Expiry.Before(now):
+		return nil, fmt.Errorf("%w: expired", ErrInvalidLogoutToken)
 	case idt.IssuedAt.IsZero(), idt.IssuedAt.After(now.Add(logoutTokenSkew)), idt.IssuedAt.Before(now.Add(-LogoutTokenMaxAge)):
 		return nil, fmt.Errorf("%w: iat missing or out of range", ErrInvalidLogoutToken)
 	}
