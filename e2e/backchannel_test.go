@@ -26,6 +26,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/browsertest"
 )
 
 // backchannelEvent is the events member that marks a logout token (Back-Channel Logout 1.0, 2.4).
@@ -58,7 +60,7 @@ func TestBackchannelLogout(t *testing.T) {
 	var carolToken string
 	t.Run("logout at Hydra's endpoint", func(t *testing.T) {
 		// OP-initiated: no id_token_hint; Hydra ends the login session of its cookie in this browser.
-		do(t, carol.tab, chromedp.Navigate(s.hydra.issuer+"/oauth2/sessions/logout"))
+		browsertest.Do(t, carol.tab, chromedp.Navigate(s.hydra.issuer+"/oauth2/sessions/logout"))
 		got := relay.await(t, carol.sid)
 		carolToken = got.token
 		require.Equal(t, "application/x-www-form-urlencoded", got.contentType)
@@ -145,8 +147,8 @@ func TestBackchannelLogout(t *testing.T) {
 		status, _, err := sessionAnswer(g, dave.cookie, "application/json")
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, status)
-		do(t, dave.tab, chromedp.Navigate(base+"/still-here"), chromedp.WaitVisible(chromedp.ID("headers")))
-		require.Equal(t, "/still-here", val(t, dave.tab, chromedp.TextContent(chromedp.ID("uri"))))
+		browsertest.Do(t, dave.tab, chromedp.Navigate(base+"/still-here"), chromedp.WaitVisible(chromedp.ID("headers")))
+		require.Equal(t, "/still-here", browsertest.Val(t, dave.tab, chromedp.TextContent(chromedp.ID("uri"))))
 	})
 
 	log := ab.proc.log()
@@ -200,8 +202,8 @@ func requireEnded(t *testing.T, s *stack, g gatewayUnderTest, u *browserUser) {
 	require.Equal(t, http.StatusFound, status, "a navigation with the old cookie")
 	require.True(t, strings.HasPrefix(loc, s.hydra.issuer+"/oauth2/auth?"), "sent to log in, at %s", loc)
 	require.Equal(t, n, g.up.count(), "the upstream is not asked")
-	do(t, u.tab, chromedp.Navigate(g.base+"/"+u.name+"/again"), chromedp.WaitVisible(chromedp.ID("username")))
-	loc = val(t, u.tab, chromedp.Location())
+	browsertest.Do(t, u.tab, chromedp.Navigate(g.base+"/"+u.name+"/again"), chromedp.WaitVisible(chromedp.ID("username")))
+	loc = browsertest.Val(t, u.tab, chromedp.Location())
 	require.True(t, strings.HasPrefix(loc, s.hydra.uiURL+"/login?"), "the login form, at %s", loc)
 }
 

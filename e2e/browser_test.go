@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,51 +13,15 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/browsertest"
 )
 
-// newTab opens a tab with its own cookie jar (a fresh browser context): cookies ignore ports, and every
-// gateway here is on 127.0.0.1. Every action must finish within the timeout.
+// newTab opens a tab with its own cookie jar in the shared browser; see browsertest.NewTab.
 func newTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	tab, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancelTab)
-	require.NoError(t, chromedp.Do(tab), "open tab")
-	ctx, cancel := context.WithTimeout(tab, 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return browsertest.NewTab(t, browser, 1280, 800, 60*time.Second)
 }
-
-// do runs browser steps; on failure it reports where the browser was and what it showed.
-func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		browserFatal(t, ctx, err)
-	}
-}
-
-// val runs one browser action and returns its value.
-func val[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		browserFatal(t, ctx, err)
-	}
-	return v
-}
-
-func browserFatal(t *testing.T, ctx context.Context, err error) {
-	t.Helper()
-	// The tab's own context may be the one that ran out; look with a fresh deadline.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	loc, _ := chromedp.Run(ctx, chromedp.Location())
-	text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-	t.Fatalf("browser: %v\nat %s\n%s", err, loc, secretsOnPage.ReplaceAllString(text, "[redacted]"))
-}
-
-// secretsOnPage finds tokens and session cookies on a page (the upstream shows the headers it got), to
-// keep them out of the test output.
-var secretsOnPage = regexp.MustCompile(`Bearer [A-Za-z0-9_\-.]+|authbridge(-login)?=[^;\s"]+`)
 
 // headerNames lists the names of h without its values, which may be secrets.
 func headerNames(h http.Header) []string {
@@ -74,16 +37,16 @@ func headerNames(h http.Header) []string {
 // the upstream's page at target.
 func logIn(t *testing.T, ctx context.Context, s *stack, base, target, user string) {
 	t.Helper()
-	do(t, ctx, chromedp.Navigate(base+target), chromedp.WaitVisible(chromedp.ID("username")))
-	loc := val(t, ctx, chromedp.Location())
+	browsertest.Do(t, ctx, chromedp.Navigate(base+target), chromedp.WaitVisible(chromedp.ID("username")))
+	loc := browsertest.Val(t, ctx, chromedp.Location())
 	require.True(t, strings.HasPrefix(loc, s.hydra.uiURL+"/login?login_challenge="), "the provider's login form, at %s", loc)
-	do(t, ctx,
+	browsertest.Do(t, ctx,
 		chromedp.SendKeys(chromedp.ID("username"), user),
 		chromedp.Click(chromedp.ID("login")),
 		chromedp.WaitVisible(chromedp.ID("headers")),
 	)
-	require.Equal(t, base+target, val(t, ctx, chromedp.Location()), "back where the login started")
-	require.Equal(t, target, val(t, ctx, chromedp.TextContent(chromedp.ID("uri"))), "the upstream's page")
+	require.Equal(t, base+target, browsertest.Val(t, ctx, chromedp.Location()), "back where the login started")
+	require.Equal(t, target, browsertest.Val(t, ctx, chromedp.TextContent(chromedp.ID("uri"))), "the upstream's page")
 }
 
 // sessionCookie reads authbridge's session cookie for base from the browser over CDP, or nil.
@@ -91,7 +54,7 @@ func sessionCookie(t *testing.T, ctx context.Context, base string) *network.Cook
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
 	if err != nil {
-		browserFatal(t, ctx, err)
+		browsertest.Fatal(t, ctx, err)
 	}
 	for _, c := range res.Cookies {
 		if c.Name == cookieName {
@@ -113,7 +76,7 @@ type fetchAnswer struct {
 // whose session is gone would.
 func fetchWithoutSession(t *testing.T, ctx context.Context, path string) fetchAnswer {
 	t.Helper()
-	return val(t, ctx, chromedp.Evaluate[fetchAnswer](`fetch(`+jsString(path)+`, {credentials: 'omit', headers: {Accept: 'application/json'}})
+	return browsertest.Val(t, ctx, chromedp.Evaluate[fetchAnswer](`fetch(`+jsString(path)+`, {credentials: 'omit', headers: {Accept: 'application/json'}})
 		.then(r => r.text().then(body => ({status: r.status, type: r.headers.get('content-type'),
 			auth: r.headers.get('www-authenticate'), body})))`, chromedp.EvalAwaitPromise))
 }

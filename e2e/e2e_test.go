@@ -16,14 +16,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/authbridge/authbridge/internal/redistest"
+
+	"github.com/authbridge/authbridge/internal/browsertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden CheckResponse files in testdata/")
 
-const chromiumPath = "/usr/bin/chromium"
+const chromiumPath = browsertest.ChromiumPath
 
 // stack is what every gateway test shares: one redis-server, one Hydra, one Chromium and the built
 // authbridge binary. Each test starts its own authbridge (its callback URL is on its gateway) and gateway.
@@ -155,20 +155,11 @@ func (s *stack) startRedis() error {
 
 // startBrowser starts one headless Chromium for all tests.
 func (s *stack) startBrowser() error {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(filepath.Join(s.dir, "chromium")),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	s.addCloser(func() { cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
+	ctx, stop, err := browsertest.Start(filepath.Join(s.dir, "chromium"), 1280, 800)
+	if err != nil {
 		return fmt.Errorf("start chromium: %w", err)
 	}
+	s.addCloser(stop)
 	s.browser = ctx
 	return nil
 }

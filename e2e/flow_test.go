@@ -10,6 +10,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/browsertest"
 )
 
 // gatewayUnderTest is one gateway in front of an upstream, and the authbridge it asks.
@@ -98,7 +100,7 @@ func runGatewayFlow(t *testing.T, s *stack, g gatewayUnderTest) {
 		require.False(t, cookie.Secure)
 		require.Equal(t, "/", cookie.Path)
 		require.False(t, strings.Contains(cookie.Value, token[:20]), "the cookie carries no token")
-		require.False(t, strings.Contains(val(t, ctx, chromedp.Evaluate[string](`document.cookie`)), cookieName+"="), "scripts cannot read it")
+		require.False(t, strings.Contains(browsertest.Val(t, ctx, chromedp.Evaluate[string](`document.cookie`)), cookieName+"="), "scripts cannot read it")
 	})
 
 	t.Run("script without session gets 401", func(t *testing.T) {
@@ -146,8 +148,8 @@ func runGatewayFlow(t *testing.T, s *stack, g gatewayUnderTest) {
 		logouts := s.hydra.logoutsOf(g.ab.clientID)
 		// Back at the app's root after the provider's logout, the browser has no session and is sent
 		// to log in again: the provider's session is gone too, so it shows its form.
-		do(t, ctx, chromedp.Navigate(g.base+"/oauth2/sign_out?rd=/"), chromedp.WaitVisible(chromedp.ID("username")))
-		loc := val(t, ctx, chromedp.Location())
+		browsertest.Do(t, ctx, chromedp.Navigate(g.base+"/oauth2/sign_out?rd=/"), chromedp.WaitVisible(chromedp.ID("username")))
+		loc := browsertest.Val(t, ctx, chromedp.Location())
 		require.True(t, strings.HasPrefix(loc, s.hydra.uiURL+"/login?"), "the login form after sign-out, at %s", loc)
 		require.Equal(t, logouts+1, s.hydra.logoutsOf(g.ab.clientID), "the provider's logout was visited")
 		require.Nil(t, sessionCookie(t, ctx, g.base), "the browser's session cookie is cleared")

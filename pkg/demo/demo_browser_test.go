@@ -16,9 +16,11 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/browsertest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+const chromiumPath = browsertest.ChromiumPath
 
 // TestBrowser is the demo's promise, proven in headless Chromium for both gateway modes: log in through
 // the provider's form, see the bearer token upstream while scripts cannot see the cookie, get 401 JSON
@@ -51,73 +53,32 @@ func TestBrowser(t *testing.T) {
 // startBrowser starts one headless Chromium for the whole test; the subtests open tabs in it.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.WindowSize(1280, 800),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	require.NoError(t, chromedp.Do(ctx), "start chromium")
+	ctx, stop, err := browsertest.Start(t.TempDir(), 1280, 800)
+	require.NoError(t, err, "start chromium")
+	t.Cleanup(stop)
 	return ctx
 }
 
-// newTab opens a 1280x800 tab with its own cookie jar (a fresh browser context), so that tests on
-// 127.0.0.1 do not share cookies, which ignore ports. Every action must finish within the timeout.
+// newTab opens a 1280x800 tab with its own cookie jar; see browsertest.NewTab.
 func newTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	tab, cancelTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancelTab)
-	require.NoError(t, chromedp.Do(tab, chromedp.EmulateViewport(1280, 800)), "open tab")
-	ctx, cancel := context.WithTimeout(tab, 40*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// do runs browser steps; on failure it reports where the browser was and what it showed.
-func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		browserFatal(t, ctx, err)
-	}
-}
-
-// val runs one browser action and returns its value.
-func val[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		browserFatal(t, ctx, err)
-	}
-	return v
-}
-
-func browserFatal(t *testing.T, ctx context.Context, err error) {
-	t.Helper()
-	loc, _ := chromedp.Run(ctx, chromedp.Location())
-	text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-	t.Fatalf("browser: %v\nat %s\n%s", err, loc, text)
+	return browsertest.NewTab(t, browser, 1280, 800, 40*time.Second)
 }
 
 // logIn opens the app, requires the provider's login page, logs in, and returns the page's token.
 func logIn(t *testing.T, ctx context.Context, s *stack, user, password string) string {
 	t.Helper()
-	do(t, ctx, chromedp.Navigate(s.urls.App), chromedp.WaitVisible(chromedp.ID("username")))
-	loc := val(t, ctx, chromedp.Location())
+	browsertest.Do(t, ctx, chromedp.Navigate(s.urls.App), chromedp.WaitVisible(chromedp.ID("username")))
+	loc := browsertest.Val(t, ctx, chromedp.Location())
 	require.True(t, strings.HasPrefix(loc, s.urls.IdP+"authorize?"), "login page at %s", loc)
-	do(t, ctx,
+	browsertest.Do(t, ctx,
 		chromedp.SendKeys(chromedp.ID("username"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password),
 		chromedp.Click(chromedp.ID("login")),
 		chromedp.WaitVisible(chromedp.ID("token")),
 	)
-	require.Equal(t, s.urls.App, val(t, ctx, chromedp.Location()), "back on the app after login")
-	return val(t, ctx, chromedp.TextContent(chromedp.ID("token")))
+	require.Equal(t, s.urls.App, browsertest.Val(t, ctx, chromedp.Location()), "back on the app after login")
+	return browsertest.Val(t, ctx, chromedp.TextContent(chromedp.ID("token")))
 }
 
 // apiStatus200 waits until the page's API result shows a 200.
@@ -133,42 +94,42 @@ func browserFlow(t *testing.T, ctx context.Context, mode string) {
 	require.Equal(t, "auth0|alice", claims["sub"])
 	require.Contains(t, claims["aud"], audience)
 	require.Equal(t, []any{"admin"}, claims["groups"])
-	require.Equal(t, "alice@example.com", val(t, ctx, chromedp.TextContent(chromedp.ID("email"))), "X-Auth-Request-Email reached the upstream")
-	require.Equal(t, "auth0|alice", val(t, ctx, chromedp.TextContent(chromedp.ID("sub"))))
+	require.Equal(t, "alice@example.com", browsertest.Val(t, ctx, chromedp.TextContent(chromedp.ID("email"))), "X-Auth-Request-Email reached the upstream")
+	require.Equal(t, "auth0|alice", browsertest.Val(t, ctx, chromedp.TextContent(chromedp.ID("sub"))))
 
 	// The session cookie exists, but scripts cannot see it.
-	require.NotContains(t, val(t, ctx, chromedp.Evaluate[string](`document.cookie`)), CookieName+"=")
+	require.NotContains(t, browsertest.Val(t, ctx, chromedp.Evaluate[string](`document.cookie`)), CookieName+"=")
 	cookie := sessionCookie(t, ctx, s)
 	require.NotNil(t, cookie, "the browser holds the session cookie")
 	require.True(t, cookie.HTTPOnly)
 	require.NotContains(t, cookie.Value, token[:20], "the cookie carries no token")
 
 	// The page's own fetch carries the cookie and gets the identity; without the cookie it is 401 JSON.
-	do(t, ctx, chromedp.Click(chromedp.ID("call-api")), apiStatus200)
-	require.Contains(t, val(t, ctx, chromedp.TextContent(chromedp.ID("api-status"))), "application/json")
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.ID("call-api")), apiStatus200)
+	require.Contains(t, browsertest.Val(t, ctx, chromedp.TextContent(chromedp.ID("api-status"))), "application/json")
 	type answer struct {
 		Status int
 		Type   string
 		Body   string
 	}
-	anon := val(t, ctx, chromedp.Evaluate[answer](`fetch('/api/whoami', {credentials: 'omit', headers: {Accept: 'application/json'}})
+	anon := browsertest.Val(t, ctx, chromedp.Evaluate[answer](`fetch('/api/whoami', {credentials: 'omit', headers: {Accept: 'application/json'}})
 		.then(r => r.text().then(body => ({status: r.status, type: r.headers.get('content-type'), body})))`,
 		chromedp.EvalAwaitPromise))
 	require.Equal(t, http.StatusUnauthorized, anon.Status)
 	require.Equal(t, "application/json", anon.Type)
 	require.Contains(t, anon.Body, `"error":"unauthenticated"`)
 
-	requirePNG(t, val(t, ctx, chromedp.CaptureScreenshot()))
+	requirePNG(t, browsertest.Val(t, ctx, chromedp.CaptureScreenshot()))
 
 	// Once the access token has expired, the next page load carries a new one: refreshed with the
 	// refresh token, with no login page and no new authorization code since the login.
-	do(t, ctx,
+	browsertest.Do(t, ctx,
 		chromedp.Poll[chromedp.Void](`Date.now() / 1000 >= Number(document.body.dataset.exp)`, chromedp.WithPollingInterval(100*time.Millisecond)),
 		chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.ID("token")),
 	)
-	require.Equal(t, s.urls.App, val(t, ctx, chromedp.Location()))
-	token2 := val(t, ctx, chromedp.TextContent(chromedp.ID("token")))
+	require.Equal(t, s.urls.App, browsertest.Val(t, ctx, chromedp.Location()))
+	token2 := browsertest.Val(t, ctx, chromedp.TextContent(chromedp.ID("token")))
 	require.NotEqual(t, token, token2, "a new access token after expiry")
 	require.Equal(t, "auth0|alice", jwtClaims(t, token2)["sub"])
 	require.Greater(t, jwtClaims(t, token2)["exp"], claims["exp"])
@@ -182,8 +143,8 @@ func browserFlow(t *testing.T, ctx context.Context, mode string) {
 	// replayed by another client, is worthless.
 	old := sessionCookie(t, ctx, s)
 	require.NotNil(t, old)
-	do(t, ctx, chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("username")))
-	loc := val(t, ctx, chromedp.Location())
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("username")))
+	loc := browsertest.Val(t, ctx, chromedp.Location())
 	require.True(t, strings.HasPrefix(loc, s.urls.IdP+"authorize?"), "login page after sign-out, at %s", loc)
 	require.Nil(t, sessionCookie(t, ctx, s), "the browser's session cookie is cleared")
 	replay := func(accept string) *http.Response {
@@ -212,7 +173,7 @@ func sessionCookie(t *testing.T, ctx context.Context, s *stack) *network.Cookie 
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.urls.App}})
 	if err != nil {
-		browserFatal(t, ctx, err)
+		browsertest.Fatal(t, ctx, err)
 	}
 	for _, c := range res.Cookies {
 		if c.Name == CookieName {
@@ -247,8 +208,8 @@ func requirePNG(t *testing.T, b []byte) {
 func writeScreenshot(t *testing.T, ctx context.Context) {
 	s := startDemo(t, Options{})
 	logIn(t, ctx, s, "alice", "alice-demo")
-	do(t, ctx, chromedp.Click(chromedp.ID("call-api")), apiStatus200)
-	shot := val(t, ctx, chromedp.CaptureScreenshot())
+	browsertest.Do(t, ctx, chromedp.Click(chromedp.ID("call-api")), apiStatus200)
+	shot := browsertest.Val(t, ctx, chromedp.CaptureScreenshot())
 	requirePNG(t, shot)
 	require.NoError(t, os.WriteFile(filepath.Join("..", "..", "docs", "demo.png"), shot, 0o644))
 }
