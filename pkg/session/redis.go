@@ -110,53 +110,25 @@ func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 		// ServerName stays empty: crypto/tls takes it from each address it dials.
 		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	switch {
-	case o.MasterName != "":
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:      o.MasterName,
-			SentinelAddrs:   o.Addrs,
-			Username:        o.Username,
-			Password:        o.Password,
-			DB:              o.DB,
-			TLSConfig:       tlsConf,
-			DialTimeout:     redisDialTimeout,
-			ReadTimeout:     redisRWTimeout,
-			WriteTimeout:    redisRWTimeout,
-			PoolTimeout:     redisPoolTimeout,
-			ConnMaxIdleTime: redisConnIdleTime,
-			DialerRetries:   redisDialRetries,
-		}), nil
-	case len(o.Addrs) > 1:
-		if o.DB != 0 {
-			return nil, fmt.Errorf("%w: db %d: cluster has only db 0", ErrInvalidRedisOptions, o.DB)
-		}
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:           o.Addrs,
-			Username:        o.Username,
-			Password:        o.Password,
-			TLSConfig:       tlsConf,
-			DialTimeout:     redisDialTimeout,
-			ReadTimeout:     redisRWTimeout,
-			WriteTimeout:    redisRWTimeout,
-			PoolTimeout:     redisPoolTimeout,
-			ConnMaxIdleTime: redisConnIdleTime,
-			DialerRetries:   redisDialRetries,
-		}), nil
-	default:
-		return redis.NewClient(&redis.Options{
-			Addr:            o.Addrs[0],
-			Username:        o.Username,
-			Password:        o.Password,
-			DB:              o.DB,
-			TLSConfig:       tlsConf,
-			DialTimeout:     redisDialTimeout,
-			ReadTimeout:     redisRWTimeout,
-			WriteTimeout:    redisRWTimeout,
-			PoolTimeout:     redisPoolTimeout,
-			ConnMaxIdleTime: redisConnIdleTime,
-			DialerRetries:   redisDialRetries,
-		}), nil
+	if o.MasterName == "" && len(o.Addrs) > 1 && o.DB != 0 {
+		return nil, fmt.Errorf("%w: db %d: cluster has only db 0", ErrInvalidRedisOptions, o.DB)
 	}
+	// UniversalClient picks the kind the same way the options are documented: Sentinel for a master
+	// name, Cluster for several addresses, otherwise one server.
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:           o.Addrs,
+		MasterName:      o.MasterName,
+		Username:        o.Username,
+		Password:        o.Password,
+		DB:              o.DB,
+		TLSConfig:       tlsConf,
+		DialTimeout:     redisDialTimeout,
+		ReadTimeout:     redisRWTimeout,
+		WriteTimeout:    redisRWTimeout,
+		PoolTimeout:     redisPoolTimeout,
+		ConnMaxIdleTime: redisConnIdleTime,
+		DialerRetries:   redisDialRetries,
+	}), nil
 }
 
 // parseRedisURL checks the parts of raw that go-redis would otherwise accept silently or report by
