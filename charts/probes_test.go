@@ -1,7 +1,6 @@
 package charts_test
 
 import (
-	"bytes"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,25 +16,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/authbridge/authbridge/pkg/devidp"
+
+	"github.com/authbridge/authbridge/internal/logbuf"
 )
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -82,7 +64,7 @@ func checkProbesServe(t *testing.T, bin string) {
 		"AUTHBRIDGE_SESSION_STORE=memory",
 		"AUTHBRIDGE_LISTEN_HTTP=" + freeAddr(t), "AUTHBRIDGE_LISTEN_GRPC=" + freeAddr(t), "AUTHBRIDGE_LISTEN_ADMIN=" + admin,
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -22,25 +21,9 @@ import (
 	"github.com/authbridge/authbridge/internal/redistest"
 	"github.com/authbridge/authbridge/pkg/config"
 	"github.com/authbridge/authbridge/pkg/devidp"
+
+	"github.com/authbridge/authbridge/internal/logbuf"
 )
-
-// syncBuffer is a log sink that the server writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // instance is a running `authbridge serve` wired to a real redis-server and the development provider.
 type instance struct {
@@ -48,7 +31,7 @@ type instance struct {
 	idpURL            string
 	redis             *redistest.Server
 	idp               *devidp.IDP
-	logs              *syncBuffer
+	logs              *logbuf.Buffer
 	stop              func() error
 }
 
@@ -98,7 +81,7 @@ func start(t *testing.T, tokenTTL time.Duration) *instance {
 		"AUTHBRIDGE_ADMIN_TOKEN=" + adminToken,
 	})
 	require.NoError(t, err)
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
