@@ -108,6 +108,9 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	g.Go(func() error { return serveErr(httpSrv.Serve(ls.http)) })
 	g.Go(func() error { return serveErr(adminSrv.Serve(ls.admin)) })
 	g.Go(func() error { return sessions.Run(gctx) })
+	if m, ok := store.(*session.MemoryStore); ok {
+		g.Go(func() error { return m.Run(gctx) }) // frees expired sessions, logins and counters nobody reads again
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: draining in-flight checks")

@@ -46,7 +46,7 @@ func listen(t *testing.T) net.Listener {
 	return l
 }
 
-func start(t *testing.T, tokenTTL time.Duration) *instance {
+func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	t.Helper()
 	rs := redistest.Start(t)
 	ls := listeners{http: listen(t), grpc: listen(t), admin: listen(t)}
@@ -68,7 +68,7 @@ func start(t *testing.T, tokenTTL time.Duration) *instance {
 	require.NoError(t, err)
 	idpSrv.Config.Handler = idp.Handler()
 
-	cfg, err := config.Load("", []string{
+	cfg, err := config.Load("", append([]string{
 		"AUTHBRIDGE_OIDC_ISSUER_URL=" + idpSrv.URL + "/",
 		"AUTHBRIDGE_OIDC_CLIENT_ID=app",
 		"AUTHBRIDGE_OIDC_CLIENT_SECRET=" + testSecret,
@@ -79,7 +79,7 @@ func start(t *testing.T, tokenTTL time.Duration) *instance {
 		"AUTHBRIDGE_REDIRECT_ALLOWED_DOMAINS=127.0.0.1,app.test",
 		"AUTHBRIDGE_LOG_LEVEL=debug",
 		"AUTHBRIDGE_ADMIN_TOKEN=" + adminToken,
-	})
+	}, env...))
 	require.NoError(t, err)
 	logs := &logbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -286,4 +286,17 @@ func TestServeSignOutEverywhere(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the admin API needs its token")
 	require.NotContains(t, inst.logs.String(), adminToken)
+}
+
+// TestServeMemoryStore: a single replica with the memory store logs in and allows, and its store's
+// sweeper runs with the servers (and stops with them).
+func TestServeMemoryStore(t *testing.T) {
+	inst := start(t, time.Hour, "AUTHBRIDGE_SESSION_STORE=memory")
+	_, cookie := browserLogin(t, inst)
+	resp := traefikAuth(t, inst, cookie, "text/html")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	inst.redis.Stop() // not used by this instance: nothing changes
+	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode)
+	require.Equal(t, http.StatusOK, status(t, inst.admin+"/readyz"))
+	require.NoError(t, inst.stop())
 }

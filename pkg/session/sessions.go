@@ -32,9 +32,6 @@ type Sessions struct {
 // NewSessions returns Sessions kept in store.
 func NewSessions(store Store) *Sessions { return &Sessions{store: store} }
 
-// Store returns the underlying store (for readiness checks).
-func (m *Sessions) Store() Store { return m.store }
-
 // Load returns the session the ticket names. A session that is absent, expired, or cannot be
 // opened with the ticket's key (a forged or stale cookie) is ErrNotFound; any other error means the
 // store could not answer and must not be mistaken for "logged out". With the cache on, the session may be
