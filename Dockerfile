@@ -19,6 +19,6 @@ COPY --from=build /out/authbridge /authbridge
 # 65532 is distroless's nonroot user; numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 # http (forward auth, /oauth2/*), grpc (ext_authz), admin (/metrics, /healthz, /readyz)
-EXPOSE 4180 9191 9090
+EXPOSE 4180 4181 9191 9090
 ENTRYPOINT ["/authbridge"]
 CMD ["serve"]

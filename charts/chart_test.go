@@ -158,7 +158,7 @@ func checkConfigLoads(t *testing.T, cm *corev1.ConfigMap, pod corev1.PodSpec, se
 	}
 
 	ports := containerPorts(c)
-	for name, addr := range map[string]string{"http": cfg.Listen.HTTP, "grpc": cfg.Listen.GRPC, "admin": cfg.Listen.Admin} {
+	for name, addr := range map[string]string{"http": cfg.Listen.HTTP, "forward-auth": cfg.Listen.ForwardAuth, "grpc": cfg.Listen.GRPC, "admin": cfg.Listen.Admin} {
 		_, port, err := net.SplitHostPort(addr)
 		require.NoError(t, err)
 		require.Equal(t, port, ports[name], "container port %s vs listen.%s", name, name)
@@ -173,7 +173,7 @@ func TestPortsAreTheBinaryDefaults(t *testing.T) {
 	var v struct{ Ports map[string]int }
 	require.NoError(t, yaml.Unmarshal(b, &v))
 	def := config.Default().Listen
-	for name, addr := range map[string]string{"http": def.HTTP, "grpc": def.GRPC, "admin": def.Admin} {
+	for name, addr := range map[string]string{"http": def.HTTP, "forwardAuth": def.ForwardAuth, "grpc": def.GRPC, "admin": def.Admin} {
 		_, port, err := net.SplitHostPort(addr)
 		require.NoError(t, err)
 		require.Equal(t, port, itoa(v.Ports[name]), "ports.%s", name)

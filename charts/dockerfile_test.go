@@ -126,7 +126,7 @@ func TestDockerfileLint(t *testing.T) {
 
 	def := config.Default().Listen
 	var want []string
-	for _, addr := range []string{def.HTTP, def.GRPC, def.Admin} {
+	for _, addr := range []string{def.HTTP, def.ForwardAuth, def.GRPC, def.Admin} {
 		_, port, err := net.SplitHostPort(addr)
 		require.NoError(t, err)
 		want = append(want, port)

@@ -72,16 +72,16 @@ func TestInstallNotes(t *testing.T) {
 		wantNot   []string
 		meshEntry bool // NOTES hold a meshConfig snippet to check against Istio's MeshConfig type
 	}{
-		{"default-values.yaml", []string{service + ":9191", "http://" + service + ":4180/auth",
-			"http://" + service + ":4180/oauth2/auth", "rollout status deployment/" + fullname},
+		{"default-values.yaml", []string{service + ":9191", "http://" + service + ":4181/auth",
+			"http://" + service + ":4181/oauth2/auth", "rollout status deployment/" + fullname},
 			[]string{"NOT FOR", "meshConfig", "Traefik:", "ingress-nginx"}, false},
 		{"istio-values.yaml", []string{`extension provider "authbridge"`}, []string{"Traefik:"}, true},
 		{"traefik-values.yaml", []string{"traefik-" + fullname + "@kubernetescrd", "name: " + fullname + ", namespace: traefik"},
 			[]string{"meshConfig"}, false},
 		{"all-values.yaml", []string{"NOT FOR\nPRODUCTION",
-			`nginx.ingress.kubernetes.io/auth-url: "http://` + service + `:4180/oauth2/auth"`,
+			`nginx.ingress.kubernetes.io/auth-url: "http://` + service + `:4181/oauth2/auth"`,
 			`nginx.ingress.kubernetes.io/auth-signin: "https://$host/oauth2/start?rd=$escaped_request_uri"`,
-			`nginx.ingress.kubernetes.io/auth-response-headers: "Authorization,X-Auth-Request-User,X-Auth-Request-Email"`},
+			`nginx.ingress.kubernetes.io/auth-response-headers: "Authorization,X-Auth-Request-User,X-Auth-Request-Email,Cookie"`},
 			nil, true},
 	}
 	for _, tt := range tests {

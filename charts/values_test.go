@@ -94,7 +94,7 @@ func TestTemplateRefusesBrokenSettings(t *testing.T) {
 
 // chartOwned are config keys the chart sets itself rather than taking from values.config.
 func chartOwned() map[string]bool {
-	owned := map[string]bool{"listen.http": true, "listen.grpc": true, "listen.admin": true}
+	owned := map[string]bool{"listen.http": true, "listen.forward_auth": true, "listen.grpc": true, "listen.admin": true}
 	for _, k := range config.Reference() {
 		if k.Kind == "secret" {
 			owned[k.Key], owned[k.Key+"_file"] = true, true

@@ -118,7 +118,7 @@ func checkWiring(t *testing.T, objs []object) {
 		require.NotNil(t, p.AppProtocol, p.Name)
 		svcPorts[p.Name] = itoa(int(p.Port))
 	}
-	require.Equal(t, map[string]string{"http": ports["http"], "grpc": ports["grpc"], "admin": ports["admin"]}, svcPorts)
+	require.Equal(t, map[string]string{"http": ports["http"], "forward-auth": ports["forward-auth"], "grpc": ports["grpc"], "admin": ports["admin"]}, svcPorts)
 
 	for _, pdb := range find[*policyv1.PodDisruptionBudget](objs) {
 		require.True(t, selects(t, pdb.Spec.Selector.MatchLabels, podLabels))
@@ -162,7 +162,7 @@ func checkWiring(t *testing.T, objs []object) {
 			require.Equal(t, "/metrics", ep["path"])
 		case "traefik.io/v1alpha1/Middleware":
 			fa := spec["forwardAuth"].(map[string]any)
-			want := fmt.Sprintf("http://%s.%s.svc.cluster.local:%s/auth", svc.Name, relNS, svcPorts["http"])
+			want := fmt.Sprintf("http://%s.%s.svc.cluster.local:%s/auth", svc.Name, relNS, svcPorts["forward-auth"])
 			require.Equal(t, want, fa["address"])
 			require.Contains(t, fa["authResponseHeaders"], "Authorization")
 		case "security.istio.io/v1/AuthorizationPolicy":

@@ -18,9 +18,9 @@ const cookieName = "authbridge"
 
 // authbridge is one `authbridge serve` process.
 type authbridge struct {
-	http, grpc, admin string // host:port of each listener
-	clientID          string
-	proc              *process
+	http, forwardAuth, grpc, admin string // host:port of each listener
+	clientID                       string
+	proc                           *process
 }
 
 // startAuthbridge registers a client at Hydra for an app at base (http://127.0.0.1:port, its callback
@@ -31,11 +31,12 @@ func startAuthbridge(t *testing.T, s *stack, base string) *authbridge {
 	require.NoError(t, err)
 	dir := t.TempDir()
 	for attempt := 0; ; attempt++ {
-		ports, err := freePorts(3)
+		ports, err := freePorts(4)
 		require.NoError(t, err)
 		ab := &authbridge{clientID: id}
 		ab.http, ab.grpc, ab.admin = "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1]),
 			"127.0.0.1:"+strconv.Itoa(ports[2])
+		ab.forwardAuth = "127.0.0.1:" + strconv.Itoa(ports[3])
 		cfg := fmt.Sprintf(`oidc:
   issuer_url: %s
   client_id: %s
@@ -50,12 +51,13 @@ redirect:
   allowed_domains: [127.0.0.1]
 listen:
   http: %s
+  forward_auth: %s
   grpc: %s
   admin: %s
 log:
   level: debug
   format: text
-`, s.hydra.issuer, id, filepath.Join(dir, "client-secret"), base, s.redisURL, ab.http, ab.grpc, ab.admin)
+`, s.hydra.issuer, id, filepath.Join(dir, "client-secret"), base, s.redisURL, ab.http, ab.forwardAuth, ab.grpc, ab.admin)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "client-secret"), []byte(secret+"\n"), 0o600))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "authbridge.yaml"), []byte(cfg), 0o600))
 		ab.proc, err = startProcess("authbridge", dir, baseEnv(dir), s.authbridge, "serve", "--config", "authbridge.yaml")

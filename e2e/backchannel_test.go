@@ -47,7 +47,7 @@ func TestBackchannelLogout(t *testing.T) {
 	require.NoError(t, err)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	ab := startAuthbridge(t, s, base)
-	startCaddy(t, port, ab.http, up.addr)
+	startCaddy(t, port, ab.forwardAuth, up.addr)
 	g := gatewayUnderTest{base: base, up: up, ab: ab}
 	endpoint := "http://" + ab.http + "/oauth2/backchannel_logout"
 	relay := startLogoutRelay(t, endpoint)

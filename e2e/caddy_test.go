@@ -14,15 +14,15 @@ import (
 // admin endpoint to collide on, listeners on loopback only).
 const caddyGlobal = "{\n\tadmin off\n\tdefault_bind 127.0.0.1\n}\n\n"
 
-// startCaddy runs Debian's Caddy with deploy/caddy/Caddyfile on port, asking authbridge at abHTTP and
-// proxying to the upstream at upAddr.
-func startCaddy(t *testing.T, port int, abHTTP, upAddr string) {
+// startCaddy runs Debian's Caddy with deploy/caddy/Caddyfile on port, asking authbridge's forward-auth
+// listener at abForwardAuth and proxying to the upstream at upAddr.
+func startCaddy(t *testing.T, port int, abForwardAuth, upAddr string) {
 	t.Helper()
 	requireProgram(t, "caddy")
 	dir := t.TempDir()
 	conf := caddyGlobal + shipped(t, "caddy/Caddyfile",
 		"app.example.com {", "http://127.0.0.1:"+strconv.Itoa(port)+" {",
-		"authbridge:4180", abHTTP,
+		"authbridge:4181", abForwardAuth,
 		"api:8080", upAddr)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(conf), 0o644))
 	p, err := startProcess("caddy", dir, baseEnv(dir), "caddy", "run", "--config", "Caddyfile", "--adapter", "caddyfile")
@@ -39,7 +39,7 @@ func TestCaddy(t *testing.T) {
 	require.NoError(t, err)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	ab := startAuthbridge(t, s, base)
-	startCaddy(t, port, ab.http, up.addr)
+	startCaddy(t, port, ab.forwardAuth, up.addr)
 	g := gatewayUnderTest{base: base, up: up, ab: ab, spoofs: forgedAll()}
 
 	runGatewayFlow(t, s, g)

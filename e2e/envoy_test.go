@@ -172,7 +172,7 @@ func TestEnvoyGateway(t *testing.T) {
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close() })
-	g := gatewayUnderTest{base: base, up: up, ab: ab, ownCookieHidden: true, spoofs: forged()}
+	g := gatewayUnderTest{base: base, up: up, ab: ab, spoofs: forgedAll()}
 
 	runGatewayFlow(t, s, g)
 

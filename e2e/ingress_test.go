@@ -78,9 +78,9 @@ func TestIngressNginxAnnotations(t *testing.T) {
 	authURL, err := url.Parse(ann[annAuthURL])
 	require.NoError(t, err)
 	require.Equal(t, "/oauth2/auth", authURL.Path, "nginx mode: 401 instead of redirects")
-	require.Equal(t, "4180", authURL.Port())
+	require.Equal(t, "4181", authURL.Port(), "the gateway-only forward-auth port")
 	require.Equal(t, "https://$host/oauth2/start?rd=$escaped_request_uri", ann[annAuthSignin])
-	require.Equal(t, strings.Join(authz.IdentityHeaders(), ","), ann[annAuthResponse], "every identity header replaces the client's")
+	require.Equal(t, strings.Join(append(authz.IdentityHeaders(), authz.HeaderCookie), ","), ann[annAuthResponse], "every identity header, and the Cookie without authbridge's own, replaces the client's")
 
 	// authbridge's own paths: in authbridge's namespace, on the app's host, exact, and never the
 	// session check, which answers with the access token.
@@ -92,7 +92,7 @@ func TestIngressNginxAnnotations(t *testing.T) {
 	for _, p := range oauth2.Spec.Rules[0].HTTP.Paths {
 		require.Equal(t, "Exact", p.PathType, p.Path)
 		require.Equal(t, "authbridge", p.Backend.Service.Name)
-		require.Equal(t, 4180, p.Backend.Service.Port.Number)
+		require.Equal(t, 4180, p.Backend.Service.Port.Number, "the browser-facing port")
 		paths = append(paths, p.Path)
 	}
 	require.ElementsMatch(t, []string{authz.PathStart, authz.PathCallback, authz.PathSignOut}, paths)

@@ -43,9 +43,9 @@ http {
 }
 `
 
-// startNginx runs Debian's nginx with deploy/nginx/authbridge.conf on port, asking authbridge at abHTTP
-// and proxying to the upstream at upAddr.
-func startNginx(t *testing.T, port int, abHTTP, upAddr string) {
+// startNginx runs Debian's nginx with deploy/nginx/authbridge.conf on port, asking authbridge (its
+// browser-facing and forward-auth listeners) and proxying to the upstream at upAddr.
+func startNginx(t *testing.T, port int, ab *authbridge, upAddr string) {
 	t.Helper()
 	requireProgram(t, "nginx")
 	bin, err := lookProgram("nginx")
@@ -57,7 +57,8 @@ func startNginx(t *testing.T, port int, abHTTP, upAddr string) {
 	require.NoError(t, os.Chmod(dir, 0o755))
 	conf := shipped(t, "nginx/authbridge.conf",
 		"listen 80;", "listen 127.0.0.1:"+strconv.Itoa(port)+";",
-		"http://authbridge:4180", "http://"+abHTTP,
+		"http://authbridge:4180", "http://"+ab.http,
+		"http://authbridge:4181", "http://"+ab.forwardAuth,
 		"http://api:8080", "http://"+upAddr)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "authbridge.conf"), []byte(conf), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(fmt.Sprintf(nginxMain, dir)), 0o644))
@@ -84,8 +85,8 @@ func TestNginx(t *testing.T) {
 	require.NoError(t, err)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	ab := startAuthbridge(t, s, base)
-	startNginx(t, port, ab.http, up.addr)
-	g := gatewayUnderTest{base: base, up: up, ab: ab, spoofs: forgedAll()}
+	startNginx(t, port, ab, up.addr)
+	g := gatewayUnderTest{base: base, up: up, ab: ab, spoofs: forgedNamed()}
 
 	runGatewayFlow(t, s, g)
 

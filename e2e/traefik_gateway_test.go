@@ -37,7 +37,7 @@ func TestTraefikGateway(t *testing.T) {
 	base := "http://" + l.Addr().String()
 	ab := startAuthbridge(t, s, base)
 	gw, err := gateway.NewForwardAuth(gateway.ForwardAuthOptions{
-		Address:             strings.Replace(fa.Address, "authbridge:4180", ab.http, 1),
+		Address:             strings.Replace(fa.Address, "authbridge:4181", ab.forwardAuth, 1),
 		Upstream:            &url.URL{Scheme: "http", Host: up.addr},
 		AuthResponseHeaders: fa.AuthResponseHeaders,
 	})
@@ -72,7 +72,7 @@ func TestTraefikGateway(t *testing.T) {
 			return r
 		}
 		ask := func(r *http.Request) (*http.Response, string) {
-			fr, err := gateway.ForwardAuthRequest(context.Background(), r, "http://"+ab.http+"/auth")
+			fr, err := gateway.ForwardAuthRequest(context.Background(), r, "http://"+ab.forwardAuth+"/auth")
 			require.NoError(t, err)
 			require.Equal(t, http.MethodGet, fr.Method)
 			for _, k := range []string{"Connection", "X-Hop", "Keep-Alive", "Te", "Upgrade"} {

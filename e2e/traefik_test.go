@@ -163,10 +163,11 @@ func TestTraefikConfig(t *testing.T) {
 		u, err := url.Parse(fa.Address)
 		require.NoError(t, err)
 		require.Equal(t, "/auth", u.Path, "the forward-auth endpoint")
-		require.Equal(t, "4180", u.Port(), "authbridge's HTTP port")
+		require.Equal(t, "4181", u.Port(), "authbridge's gateway-only forward-auth port")
 		require.NotNil(t, fa.TrustForwardHeader)
 		require.True(t, *fa.TrustForwardHeader, "X-Forwarded-Proto/Host as the entry point accepted them")
-		require.Equal(t, authz.IdentityHeaders(), fa.AuthResponseHeaders)
+		require.Equal(t, append(authz.IdentityHeaders(), authz.HeaderCookie), fa.AuthResponseHeaders,
+			"the identity headers and the Cookie without authbridge's own replace the client's")
 		require.False(t, fa.ForwardBody, "authbridge never needs the body")
 		require.Empty(t, fa.AuthRequestHeaders, "Traefik passes every header, the cookie included")
 		require.False(t, fa.PreserveLocationHeader)
@@ -176,7 +177,13 @@ func TestTraefikConfig(t *testing.T) {
 		for _, k := range aliasSpellings {
 			require.True(t, re.MatchString(k), "%s is deleted from the client's request", k)
 		}
-		for _, k := range []string{"Cookie", "Accept", "X-Request-Id", "X-Forwarded-For", "Xauthrequest"} {
+		for _, k := range trustedIdentitySpellings(true) {
+			if !strings.EqualFold(k, "authorization") {
+				require.True(t, re.MatchString(http.CanonicalHeaderKey(k)), "%s is deleted from the client's request", k)
+			}
+		}
+		for _, k := range []string{"Cookie", "Accept", "X-Request-Id", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+			"X-Forwarded-Uri", "X-Forwarded-Method", "Xauthrequest", "X-Users", "X-Emails", "Remote-Addr", "Traceparent"} {
 			require.False(t, re.MatchString(k), "%s is kept", k)
 		}
 	}

@@ -57,7 +57,7 @@ func (s *system) startLocal(ctx context.Context, o *options, dir string, log io.
 		if err != nil {
 			return err
 		}
-		s.instances = append(s.instances, instance{label: v.label, httpURL: ab.httpURL, grpcAddr: ab.grpcAddr,
+		s.instances = append(s.instances, instance{label: v.label, httpURL: ab.forwardAuthURL, grpcAddr: ab.grpcAddr,
 			pid: ab.proc.pid(), cookies: cookies})
 	}
 	s.redis = s.refRedis
@@ -80,7 +80,8 @@ func buildAuthbridge(ctx context.Context, dir string, log io.Writer) (string, er
 type authbridge struct {
 	proc                        *child
 	idp                         *httptest.Server
-	httpURL, grpcAddr, adminURL string
+	httpURL, grpcAddr, adminURL string // browser-facing listener (logins), ext_authz, admin
+	forwardAuthURL              string // gateway-only listener: the /auth that is measured
 }
 
 func (a *authbridge) stop() {
@@ -93,7 +94,7 @@ var errPortTaken = errors.New("port taken")
 // startAuthbridge runs bin serve on three free ports with a Redis session store and the development
 // provider (auto-login, access tokens that outlive any run), and waits until it is ready.
 func startAuthbridge(ctx context.Context, bin, redisURL string, extraEnv []string) (*authbridge, error) {
-	var ports [3]int
+	var ports [4]int
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
@@ -102,7 +103,8 @@ func startAuthbridge(ctx context.Context, bin, redisURL string, extraEnv []strin
 		ports[i] = p
 	}
 	addr := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
-	a := &authbridge{httpURL: "http://" + addr(ports[0]), grpcAddr: addr(ports[1]), adminURL: "http://" + addr(ports[2])}
+	a := &authbridge{httpURL: "http://" + addr(ports[0]), grpcAddr: addr(ports[1]), adminURL: "http://" + addr(ports[2]),
+		forwardAuthURL: "http://" + addr(ports[3])}
 	a.idp = httptest.NewUnstartedServer(nil)
 	secret := rand.Text()
 	idp, err := devidp.New(devidp.Options{
@@ -134,6 +136,7 @@ func startAuthbridge(ctx context.Context, bin, redisURL string, extraEnv []strin
 		"AUTHBRIDGE_LISTEN_HTTP="+addr(ports[0]),
 		"AUTHBRIDGE_LISTEN_GRPC="+addr(ports[1]),
 		"AUTHBRIDGE_LISTEN_ADMIN="+addr(ports[2]),
+		"AUTHBRIDGE_LISTEN_FORWARD_AUTH="+addr(ports[3]),
 		"AUTHBRIDGE_LOG_LEVEL=warn",
 		// Every bench login comes from 127.0.0.1, and the instances share Redis, where the per-client
 		// bound on started logins is counted.

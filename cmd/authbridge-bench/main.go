@@ -125,7 +125,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.StringVar(&o.setup.authbridgeBin, "authbridge-bin", "", "authbridge binary to run (default: go build ./cmd/authbridge)")
 	fs.StringVar(&o.setup.redisBin, "redis-server", "redis-server", "redis-server binary")
 	fs.Var(&o.setup.env, "env", "extra KEY=VALUE environment for authbridge, e.g. AUTHBRIDGE_LOG_LEVEL=error (repeatable)")
-	fs.StringVar(&o.target.http, "target-http", "", "base URL of a running authbridge HTTP listener (no local setup)")
+	fs.StringVar(&o.target.http, "target-http", "", "base URL of a running authbridge forward-auth listener, where /auth is (no local setup)")
 	fs.StringVar(&o.target.grpc, "target-grpc", "", "host:port of a running authbridge gRPC listener (no local setup)")
 	fs.Var(&o.target.cookies, "cookie", "session cookie NAME=VALUE for --target-* (repeatable)")
 	fs.IntVar(&o.target.serverPID, "server-pid", 0, "pid of the targeted authbridge, for CPU and RSS (optional)")

@@ -28,7 +28,7 @@ type system struct {
 // instance is one authbridge under test.
 type instance struct {
 	label    string   // appended to the row names: "" for authbridge as configured
-	httpURL  string   // HTTP base URL; empty when not measured
+	httpURL  string   // base URL of the forward-auth listener (/auth); empty when not measured
 	grpcAddr string   // gRPC host:port; empty when not measured
 	pid      int      // 0 if unknown
 	cookies  []string // Cookie header values, one per session

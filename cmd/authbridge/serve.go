@@ -31,13 +31,13 @@ import (
 
 // listeners lets tests hand serve ready listeners; a nil one is opened from the config.
 type listeners struct {
-	http, grpc, admin net.Listener
+	http, forwardAuth, grpc, admin net.Listener
 }
 
 // drainTimeout bounds how long in-flight checks may take to finish after SIGTERM.
 const drainTimeout = 15 * time.Second
 
-// serve runs authbridge until ctx is done, then drains and stops all three servers.
+// serve runs authbridge until ctx is done, then drains and stops all four servers.
 func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logger) error {
 	store, closeStore, err := newStore(cfg.Session, log)
 	if err != nil {
@@ -75,7 +75,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	for _, l := range []struct {
 		ln   *net.Listener
 		addr string
-	}{{&ls.http, cfg.Listen.HTTP}, {&ls.grpc, cfg.Listen.GRPC}, {&ls.admin, cfg.Listen.Admin}} {
+	}{{&ls.http, cfg.Listen.HTTP}, {&ls.forwardAuth, cfg.Listen.ForwardAuth}, {&ls.grpc, cfg.Listen.GRPC}, {&ls.admin, cfg.Listen.Admin}} {
 		if *l.ln == nil {
 			if *l.ln, err = net.Listen("tcp", l.addr); err != nil {
 				return fmt.Errorf("listen: %w", err)
@@ -88,15 +88,9 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	authv3.RegisterAuthorizationServer(grpcSrv, extauthz.New(engine, log))
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 
-	httpSrv := &http.Server{
-		Handler:           forwardauth.New(engine, forwardauth.Options{TrustedProxies: cfg.TrustedProxyPrefixes, Logger: log}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	faOpts := forwardauth.Options{TrustedProxies: cfg.TrustedProxyPrefixes, Logger: log}
+	httpSrv := newHTTPServer(forwardauth.NewBrowser(engine, faOpts), log)
+	forwardAuthSrv := newHTTPServer(forwardauth.NewGateway(engine, faOpts), log)
 	adminSrv := &http.Server{
 		Handler:           adminHandler(reg, store, provider, adminAPI(sessions, cfg.Admin, log)),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -106,6 +100,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveErr(grpcSrv.Serve(ls.grpc)) })
 	g.Go(func() error { return serveErr(httpSrv.Serve(ls.http)) })
+	g.Go(func() error { return serveErr(forwardAuthSrv.Serve(ls.forwardAuth)) })
 	g.Go(func() error { return serveErr(adminSrv.Serve(ls.admin)) })
 	g.Go(func() error { return sessions.Run(gctx) })
 	if m, ok := store.(*session.MemoryStore); ok {
@@ -119,7 +114,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		defer cancel()
 		stopped := make(chan struct{})
 		go func() { grpcSrv.GracefulStop(); close(stopped) }()
-		errs := []error{httpSrv.Shutdown(dctx)}
+		errs := []error{httpSrv.Shutdown(dctx), forwardAuthSrv.Shutdown(dctx)}
 		select {
 		case <-stopped:
 		case <-dctx.Done():
@@ -128,10 +123,23 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		errs = append(errs, adminSrv.Shutdown(dctx))
 		return errors.Join(errs...)
 	})
-	log.Info("authbridge serving", "version", version, "http", ls.http.Addr().String(),
+	log.Info("authbridge serving", "version", version, "http", ls.http.Addr().String(), "forward_auth", ls.forwardAuth.Addr().String(),
 		"grpc", ls.grpc.Addr().String(), "admin", ls.admin.Addr().String(), "store", cfg.Session.Store,
 		"issuer", cfg.OIDC.IssuerURL)
 	return g.Wait()
+}
+
+// newHTTPServer is one of the two HTTP listeners' servers, with timeouts that bound slow clients.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // serveErr treats the normal result of a shutdown as no error.

@@ -27,7 +27,8 @@ import (
 
 // instance is a running `authbridge serve` wired to a real redis-server and the development provider.
 type instance struct {
-	http, grpc, admin string // base URLs / address
+	http, forwardAuth string // base URLs of the browser-facing and the gateway-only HTTP listeners
+	grpc, admin       string // address / base URL
 	idpURL            string
 	redis             *redistest.Server
 	idp               *devidp.IDP
@@ -49,7 +50,7 @@ func listen(t *testing.T) net.Listener {
 func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	t.Helper()
 	rs := redistest.Start(t)
-	ls := listeners{http: listen(t), grpc: listen(t), admin: listen(t)}
+	ls := listeners{http: listen(t), forwardAuth: listen(t), grpc: listen(t), admin: listen(t)}
 	httpURL := "http://" + ls.http.Addr().String()
 
 	idpSrv := httptest.NewServer(nil)
@@ -89,7 +90,8 @@ func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	}()
 	inst := &instance{
 		idpURL: idpSrv.URL,
-		http:   httpURL, grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
+		http:   httpURL, forwardAuth: "http://" + ls.forwardAuth.Addr().String(),
+		grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
 		redis: rs, idp: idp, logs: logs,
 		stop: sync.OnceValue(func() error {
 			cancel()
@@ -139,7 +141,7 @@ func browserLogin(t *testing.T, inst *instance) (*http.Client, *http.Cookie) {
 
 // traefikAuth asks /auth as Traefik's forwardAuth middleware does.
 func traefikAuth(t *testing.T, inst *instance, cookie *http.Cookie, accept string) *http.Response {
-	req, _ := http.NewRequest("GET", inst.http+"/auth", nil)
+	req, _ := http.NewRequest("GET", inst.forwardAuth+"/auth", nil)
 	req.Header.Set("X-Forwarded-Method", "GET")
 	req.Header.Set("X-Forwarded-Proto", "https")
 	req.Header.Set("X-Forwarded-Host", "app.test")
@@ -240,7 +242,7 @@ func TestServeGRPCHealthAndGracefulStop(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("in-flight request was not answered")
 	}
-	_, err = http.Get(inst.http + "/auth")
+	_, err = http.Get(inst.forwardAuth + "/auth")
 	require.Error(t, err, "the listener is closed after shutdown")
 }
 

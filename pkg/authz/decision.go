@@ -4,7 +4,6 @@ package authz
 
 import (
 	"net/http"
-	"strings"
 )
 
 // Outcome is the kind of a Decision.
@@ -68,48 +67,96 @@ type Decision struct {
 	Reason   string         // for logs and metrics; never sent to the client
 }
 
-// Identity headers authbridge owns on the upstream request. Allowed requests always carry all three,
+// Identity headers authbridge sets on the upstream request. Allowed requests always carry all three,
 // so a gateway that copies only present headers (Caddy 2.6) cannot let a client's own copy through.
 const (
 	HeaderAuthorization = "Authorization"
 	HeaderUser          = "X-Auth-Request-User"
 	HeaderEmail         = "X-Auth-Request-Email"
+	// HeaderCookie is set on the upstream request of an allowed decision: the client's Cookie header
+	// without authbridge's own cookies, for gateways that can replace it (Traefik authResponseHeaders,
+	// nginx auth_request_set).
+	HeaderCookie = "Cookie"
 )
 
-// IdentityHeaders lists the upstream headers authbridge owns, in canonical form.
+// IdentityHeaders lists the upstream headers authbridge sets on an allowed request, in canonical form.
 func IdentityHeaders() []string { return []string{HeaderAuthorization, HeaderUser, HeaderEmail} }
 
-// IsIdentityHeader reports whether name is one of the identity headers in any spelling a proxy might
-// pass on: any case, and '_' or '.' in place of '-' (nginx and others may map them onto one another).
+// trustedIdentity is the one list of request headers that some proxy or app trusts to say who the user
+// is. A client's copy of any of them, in any spelling, never reaches the upstream: the ext_authz front
+// removes them, and the shipped gateway configs for the HTTP fronts are tested against this list. Names
+// are lower case with '-'; see IsIdentityHeader for spellings.
+var trustedIdentity = []string{
+	"authorization",
+	// oauth2-proxy (set_xauthrequest, pass_user_headers, pass_access_token).
+	"x-auth-request-user", "x-auth-request-email", "x-auth-request-preferred-username",
+	"x-auth-request-groups", "x-auth-request-access-token",
+	"x-forwarded-user", "x-forwarded-email", "x-forwarded-groups", "x-forwarded-preferred-username",
+	"x-forwarded-access-token",
+	// Authelia, and apps configured for it (Remote-* as in CGI REMOTE_USER).
+	"remote-user", "remote-groups", "remote-email", "remote-name",
+	// Pomerium.
+	"x-pomerium-jwt-assertion",
+	// Kubernetes' authenticating proxy, Grafana's and other apps' auth-proxy modes.
+	"x-remote-user", "x-remote-group", "x-webauth-user", "x-webauth-email", "x-webauth-name",
+	"x-authenticated-user", "x-authenticated-userid", "x-userinfo", "x-user", "x-email",
+	// Cloud load balancers' identity headers, which apps ported from them still read.
+	"x-amzn-oidc-data", "x-amzn-oidc-identity", "x-amzn-oidc-accesstoken",
+	"x-goog-authenticated-user-email", "x-goog-authenticated-user-id", "x-goog-iap-jwt-assertion",
+	"x-ms-client-principal", "x-ms-client-principal-name", "x-ms-client-principal-id",
+	"x-ms-client-principal-idp", "x-ms-token-aad-access-token", "x-ms-token-aad-id-token",
+}
+
+// trustedIdentityPrefixes are families of identity headers (Pomerium's per-claim headers, the
+// Kubernetes proxy's extra attributes, oauth2-proxy's X-Auth-Request-*).
+var trustedIdentityPrefixes = []string{"x-auth-request-", "x-pomerium-claim-", "x-remote-extra-", "x-forwarded-user-"}
+
+// TrustedIdentityHeaders returns the list IsIdentityHeader matches, lower case with '-', and the
+// prefixes of the header families it matches, for checking gateway configs against.
+func TrustedIdentityHeaders() (names, prefixes []string) {
+	return append([]string(nil), trustedIdentity...), append([]string(nil), trustedIdentityPrefixes...)
+}
+
+// IsIdentityHeader reports whether a request header named name claims the user's identity for some
+// proxy or app (TrustedIdentityHeaders), in any spelling a proxy might pass on: any case, and '_' or
+// '.' in place of '-' (nginx, CGI, PHP and WSGI map them onto one another).
 func IsIdentityHeader(name string) bool {
-	switch len(name) {
-	case len(HeaderAuthorization):
-		return strings.EqualFold(name, HeaderAuthorization)
-	case len(HeaderUser), len(HeaderEmail):
-		return sameHeader(name, HeaderUser) || sameHeader(name, HeaderEmail)
+	if len(name) > 64 {
+		return false // no identity header is this long; spares the hot path a long compare
+	}
+	var buf [64]byte
+	n := normalizeHeader(buf[:0], name)
+	if _, ok := trustedIdentitySet[string(n)]; ok { // no allocation: the compiler reads n in place
+		return true
+	}
+	for _, p := range trustedIdentityPrefixes {
+		if len(n) > len(p) && string(n[:len(p)]) == p {
+			return true
+		}
 	}
 	return false
 }
 
-// sameHeader compares header names ignoring case and treating '-', '_' and '.' alike.
-func sameHeader(a, canonical string) bool {
-	if len(a) != len(canonical) {
-		return false
+// trustedIdentitySet is trustedIdentity as a set, built once; read-only.
+var trustedIdentitySet = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(trustedIdentity))
+	for _, h := range trustedIdentity {
+		m[h] = struct{}{}
 	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], canonical[i]
-		if x == '_' || x == '.' {
-			x = '-'
+	return m
+}()
+
+// normalizeHeader appends name lower-cased, with '_' and '.' as '-', to dst.
+func normalizeHeader(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_' || c == '.':
+			c = '-'
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
 		}
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
+		dst = append(dst, c)
 	}
-	return true
+	return dst
 }

@@ -114,6 +114,48 @@ func New(o Options) (*Engine, error) {
 // the upstream.
 func (e *Engine) OwnsCookie(name string) bool { return name == e.o.Cookie.Name || name == e.loginName }
 
+// UpstreamCookie is the Cookie header the upstream gets: cookie without authbridge's own cookies (the
+// session and pending-login cookies), which are the browser's credentials and no business of the app.
+// changed is false (and nothing is allocated) when there were none.
+func (e *Engine) UpstreamCookie(cookie string) (kept string, changed bool) {
+	own := false
+	for name := range cookieNames(cookie) {
+		own = own || e.OwnsCookie(name)
+	}
+	if !own {
+		return cookie, false
+	}
+	var b strings.Builder
+	b.Grow(len(cookie))
+	for rest := cookie; rest != ""; {
+		var part string
+		part, rest, _ = strings.Cut(rest, ";")
+		p := strings.TrimSpace(part)
+		if name, _, _ := strings.Cut(p, "="); p == "" || e.OwnsCookie(name) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+	}
+	return b.String(), true
+}
+
+// cookieNames yields the names in a Cookie header value.
+func cookieNames(cookie string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for rest := cookie; rest != ""; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if name != "" && !yield(name) {
+				return
+			}
+		}
+	}
+}
+
 // Decide concludes what happens to r. An error means the engine could not decide (the store or the
 // provider did not answer): the front must fail closed (503) and must not clear any cookie.
 func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {

@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -82,10 +84,35 @@ func TestCookieValue(t *testing.T) {
 
 func TestIsIdentityHeader(t *testing.T) {
 	for _, h := range []string{"Authorization", "authorization", "AUTHORIZATION", "X-Auth-Request-User", "x-auth-request-user",
-		"x_auth_request_user", "X.Auth.Request.User", "x-auth_request.email", "X-Auth-Request-Email"} {
+		"x_auth_request_user", "X.Auth.Request.User", "x-auth_request.email", "X-Auth-Request-Email",
+		"X-Auth-Request-Groups", "X-Auth-Request-Preferred-Username", "x_auth_request_access_token", "X-Auth-Request-Anything",
+		"X-Forwarded-User", "x_forwarded_email", "X-Forwarded-Groups", "X-Forwarded-Preferred-Username", "X-Forwarded-Access-Token",
+		"Remote-User", "REMOTE_USER", "remote.groups", "Remote-Email", "Remote-Name",
+		"X-Pomerium-Jwt-Assertion", "X-Pomerium-Claim-Email", "x_pomerium_claim_groups",
+		"X-Remote-User", "X-Remote-Group", "X-Remote-Extra-Scopes", "X-WEBAUTH-USER", "X-Authenticated-Userid", "X-Userinfo",
+		"X-User", "X-Email", "X-Amzn-Oidc-Data", "X-Goog-Authenticated-User-Email", "X-MS-CLIENT-PRINCIPAL-NAME"} {
 		require.True(t, IsIdentityHeader(h), h)
 	}
-	for _, h := range []string{"x-auth-request-users", "x-auth-request", "authorizations", "cookie", "x-forwarded-user", ""} {
+	for _, h := range []string{"x-auth-request", "x-auth-request-", "authorizations", "cookie", "x-forwarded-for",
+		"x-forwarded-proto", "x-forwarded-host", "x-forwarded-uri", "x-request-id", "x-users", "remote-addr", "accept",
+		"proxy-authorization", "x-pomerium-claim-", "", strings.Repeat("x-auth-request-user", 5)} {
 		require.False(t, IsIdentityHeader(h), h)
+	}
+	// Every listed name matches in its canonical, upper, '_' and '.' spellings.
+	names, prefixes := TrustedIdentityHeaders()
+	for _, n := range append(names, prefixes...) {
+		if strings.HasSuffix(n, "-") {
+			n += "x"
+		}
+		for _, v := range []string{n, strings.ToUpper(n), strings.ReplaceAll(n, "-", "_"), strings.ReplaceAll(n, "-", "."), http.CanonicalHeaderKey(n)} {
+			require.True(t, IsIdentityHeader(v), v)
+		}
+	}
+}
+
+func BenchmarkIsIdentityHeader(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = IsIdentityHeader("X-Forwarded-Proto") || IsIdentityHeader("x_auth_request_user")
 	}
 }

@@ -160,10 +160,18 @@ type Cookie struct {
 	Secure bool `yaml:"secure"`
 }
 
-// Listen is the listen addresses (listen.*), each host:port with an optional host; all three must differ.
+// Listen is the listen addresses (listen.*), each host:port with an optional host; all four must differ.
+// The browser-facing listener (http) and the gateway-only ones (forward_auth, grpc) are apart on purpose:
+// only the gateway-only ones ever answer with a token, so routing the browser-facing port to browsers
+// can never hand a token to a page.
 type Listen struct {
-	// HTTP (listen.http) serves forward-auth and /oauth2/*. Default: :4180.
+	// HTTP (listen.http) is the browser-facing listener: /oauth2/start, /oauth2/callback,
+	// /oauth2/sign_out, /oauth2/backchannel_logout. It never answers with a token. Default: :4180.
 	HTTP string `yaml:"http"`
+	// ForwardAuth (listen.forward_auth) is the gateway-only listener: forward-auth /auth (Traefik, Caddy)
+	// and /oauth2/auth (nginx auth_request), whose answers carry the access token. Only gateways may
+	// reach it; never route browser traffic to it. Default: :4181.
+	ForwardAuth string `yaml:"forward_auth"`
 	// GRPC (listen.grpc) serves Envoy ext_authz and gRPC health. Default: :9191.
 	GRPC string `yaml:"grpc"`
 	// Admin (listen.admin) serves /metrics, /healthz and /readyz. Default: :9090.
@@ -234,7 +242,7 @@ func defaults() *Config {
 			LoginsPerClient: 100,
 			CacheTTL:        5 * time.Second,
 		},
-		Listen: Listen{HTTP: ":4180", GRPC: ":9191", Admin: ":9090"},
+		Listen: Listen{HTTP: ":4180", ForwardAuth: ":4181", GRPC: ":9191", Admin: ":9090"},
 		TrustedProxies: []string{
 			"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
 		},

@@ -112,6 +112,7 @@ func TestReference(t *testing.T) {
 		"session.login_timeout":     "10m",
 		"session.logins_per_client": "100",
 		"listen.http":               ":4180",
+		"listen.forward_auth":       ":4181",
 		"listen.grpc":               ":9191",
 		"listen.admin":              ":9090",
 		"trusted_proxies":           "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",

@@ -116,7 +116,7 @@ func TestLoadValidFull(t *testing.T) {
 	require.Equal(t, 12*time.Hour, c.Session.MaxLifetime)
 	require.Equal(t, 2*time.Minute, c.Session.RefreshAhead)
 	require.Equal(t, 5*time.Minute, c.Session.LoginTimeout)
-	require.Equal(t, Listen{HTTP: "127.0.0.1:8080", GRPC: ":8081", Admin: "0.0.0.0:8082"}, c.Listen)
+	require.Equal(t, Listen{HTTP: "127.0.0.1:8080", ForwardAuth: "127.0.0.1:8083", GRPC: ":8081", Admin: "0.0.0.0:8082"}, c.Listen)
 	require.Equal(t, []string{"app.example.com", ".example.org"}, c.RedirectDomains())
 	require.Equal(t, []netip.Prefix{
 		netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32"),

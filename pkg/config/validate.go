@@ -194,7 +194,8 @@ func (c *Config) validateCookie(p *problems) {
 
 func (c *Config) validateListen(p *problems) {
 	addrs := []struct{ key, addr string }{
-		{"listen.http", c.Listen.HTTP}, {"listen.grpc", c.Listen.GRPC}, {"listen.admin", c.Listen.Admin},
+		{"listen.http", c.Listen.HTTP}, {"listen.forward_auth", c.Listen.ForwardAuth},
+		{"listen.grpc", c.Listen.GRPC}, {"listen.admin", c.Listen.Admin},
 	}
 	for i, a := range addrs {
 		if err := checkHostPort(a.addr, true); err != nil {
@@ -203,7 +204,7 @@ func (c *Config) validateListen(p *problems) {
 		}
 		for _, b := range addrs[:i] {
 			if listenConflict(a.addr, b.addr) {
-				p.invalid(a.key, "%q conflicts with %s %q; the three listeners need distinct addresses", a.addr, b.key, b.addr)
+				p.invalid(a.key, "%q conflicts with %s %q; the listeners need distinct addresses", a.addr, b.key, b.addr)
 			}
 		}
 	}

@@ -64,7 +64,8 @@ type endpoints struct {
 	App       string // the gateway: what a person opens, with a trailing slash
 	IdP       string // the identity provider's issuer, with a trailing slash
 	GRPC      string // authbridge's ext_authz gRPC listener, host:port
-	HTTP      string // authbridge's forward-auth HTTP listener, with a trailing slash
+	HTTP      string // authbridge's browser-facing HTTP listener (/oauth2/*), with a trailing slash
+	Forward   string // authbridge's gateway-only forward-auth listener (/auth), with a trailing slash
 	Upstream  string // the echo upstream, reached directly (no token), with a trailing slash
 	PortBusy  bool   // Options.Port was taken, so App is on another port
 	StoreDesc string // where sessions live, for people
@@ -147,8 +148,8 @@ func start(ctx context.Context, o Options) (_ *stack, err error) {
 		return nil, err
 	}
 	s.stops = append(s.stops, func(context.Context) error { return ignoreClosed(appLn.Close()) })
-	var idpLn, grpcLn, httpLn, upLn net.Listener
-	for _, ln := range []*net.Listener{&idpLn, &grpcLn, &httpLn, &upLn} {
+	var idpLn, grpcLn, httpLn, faLn, upLn net.Listener
+	for _, ln := range []*net.Listener{&idpLn, &grpcLn, &httpLn, &faLn, &upLn} {
 		if *ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
@@ -163,6 +164,7 @@ func start(ctx context.Context, o Options) (_ *stack, err error) {
 		IdP:      fmt.Sprintf("http://localhost:%d/", idpLn.Addr().(*net.TCPAddr).Port),
 		GRPC:     grpcLn.Addr().String(),
 		HTTP:     "http://" + httpLn.Addr().String() + "/",
+		Forward:  "http://" + faLn.Addr().String() + "/",
 		Upstream: "http://" + upLn.Addr().String() + "/",
 		PortBusy: busy,
 	}
@@ -191,11 +193,13 @@ func start(ctx context.Context, o Options) (_ *stack, err error) {
 	grpcSrv := grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
 	authv3.RegisterAuthorizationServer(grpcSrv, extauthz.New(engine, s.log.With("part", "extauthz")))
 	s.serveGRPC(grpcSrv, grpcLn)
-	s.serveHTTP("authbridge http", httpLn, forwardauth.New(engine, forwardauth.Options{
+	faOpts := forwardauth.Options{
 		// Only the gateway, on loopback, may describe the client's request with X-Forwarded-*.
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 		Logger:         s.log.With("part", "forwardauth"),
-	}))
+	}
+	s.serveHTTP("authbridge http", httpLn, forwardauth.NewBrowser(engine, faOpts))
+	s.serveHTTP("authbridge forward-auth", faLn, forwardauth.NewGateway(engine, faOpts))
 
 	via := "authbridge ext_authz gRPC (Envoy style)"
 	if o.Gateway == GatewayHTTP {

@@ -32,7 +32,7 @@ func (s *stack) newGateway() (http.Handler, error) {
 	}
 	log := s.log.With("part", "gateway")
 	if s.o.Gateway == GatewayHTTP {
-		return gateway.NewForwardAuth(gateway.ForwardAuthOptions{Address: s.urls.HTTP + "auth", Upstream: up, Logger: log})
+		return gateway.NewForwardAuth(gateway.ForwardAuthOptions{Address: s.urls.Forward + "auth", Upstream: up, Logger: log})
 	}
 	conn, err := grpc.NewClient(s.urls.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -141,7 +141,8 @@ func (s *stack) banner(w io.Writer) {
 	fmt.Fprintf(tw, "  gateway\t%s\t%s\n", u.App, mode)
 	fmt.Fprintf(tw, "  identity provider\t%s\tAuth0-like development provider (issuer)\n", u.IdP)
 	fmt.Fprintf(tw, "  authbridge gRPC\t%s\tenvoy.service.auth.v3.Authorization/Check\n", u.GRPC)
-	fmt.Fprintf(tw, "  authbridge HTTP\t%s\t/auth, /oauth2/start, /oauth2/callback, /oauth2/sign_out\n", u.HTTP)
+	fmt.Fprintf(tw, "  authbridge forward-auth\t%s\t/auth, for the gateway only: its answers carry the token\n", u.Forward)
+	fmt.Fprintf(tw, "  authbridge HTTP\t%s\t/oauth2/start, /oauth2/callback, /oauth2/sign_out (browser-facing)\n", u.HTTP)
 	fmt.Fprintf(tw, "  echo upstream\t%s\tthe app behind the gateway (opened directly, it gets no token)\n", u.Upstream)
 	_ = tw.Flush()
 	fmt.Fprintf(&b, "\n  %-20s%s\n", "sessions", u.StoreDesc)

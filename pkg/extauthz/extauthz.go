@@ -193,7 +193,7 @@ func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse 
 		}
 	}
 	if in.Cookie != "" {
-		if kept, changed := s.stripCookies(in.Cookie); changed {
+		if kept, changed := s.engine.UpstreamCookie(in.Cookie); changed {
 			if kept == "" {
 				r.ok.HeadersToRemove = append(r.ok.HeadersToRemove, "cookie")
 			} else {
@@ -207,47 +207,6 @@ func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse 
 	r.status.Code = int32(codes.OK)
 	r.resp.Status, r.resp.HttpResponse = &r.status, &r.wrap
 	return &r.resp
-}
-
-// stripCookies removes authbridge's cookies from a Cookie header value; changed is false (and nothing
-// is allocated) when there were none.
-func (s *Server) stripCookies(cookie string) (string, bool) {
-	own := false
-	for name := range cookieNames(cookie) {
-		own = own || s.engine.OwnsCookie(name)
-	}
-	if !own {
-		return cookie, false
-	}
-	var b strings.Builder
-	b.Grow(len(cookie))
-	for rest := cookie; rest != ""; {
-		var part string
-		part, rest, _ = strings.Cut(rest, ";")
-		p := strings.TrimSpace(part)
-		if name, _, _ := strings.Cut(p, "="); p == "" || s.engine.OwnsCookie(name) {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p)
-	}
-	return b.String(), true
-}
-
-// cookieNames yields the names in a Cookie header value.
-func cookieNames(cookie string) func(yield func(string) bool) {
-	return func(yield func(string) bool) {
-		for rest := cookie; rest != ""; {
-			var part string
-			part, rest, _ = strings.Cut(rest, ";")
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if name != "" && !yield(name) {
-				return
-			}
-		}
-	}
 }
 
 // identityHeaders are the upstream headers an allowed decision carries, in a fixed order, and

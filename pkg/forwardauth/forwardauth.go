@@ -1,5 +1,7 @@
-// Package forwardauth is the HTTP front: Traefik/Caddy forward-auth (/auth), nginx auth_request
-// (/oauth2/auth), and the browser-facing /oauth2/start, /oauth2/callback and /oauth2/sign_out.
+// Package forwardauth is the HTTP front. It serves two listeners that must never be confused: the
+// gateway-only one (forward-auth /auth for Traefik and Caddy, /oauth2/auth for nginx auth_request),
+// whose allowed answers carry the access token, and the browser-facing one (/oauth2/start,
+// /oauth2/callback, /oauth2/sign_out, /oauth2/backchannel_logout), which never answers with a token.
 package forwardauth
 
 import (
@@ -14,10 +16,10 @@ import (
 	"github.com/authbridge/authbridge/pkg/authz"
 )
 
-// Paths the handler serves.
+// Paths the handlers serve.
 const (
-	PathAuth        = "/auth"
-	PathNginxAuth   = "/oauth2/auth"
+	PathAuth        = "/auth"        // gateway listener: Traefik and Caddy forward-auth
+	PathNginxAuth   = "/oauth2/auth" // gateway listener: nginx auth_request
 	PathBackchannel = "/oauth2/backchannel_logout"
 )
 
@@ -29,17 +31,31 @@ type Options struct {
 	Logger         *slog.Logger
 }
 
-// Handler serves the HTTP front.
+// Handler serves one of the two HTTP listeners; see NewGateway and NewBrowser.
 type Handler struct {
 	engine  *authz.Engine
 	trusted []netip.Prefix
 	log     *slog.Logger
+	gateway bool // serves the token-bearing endpoints, and nothing else
 }
 
 var _ http.Handler = (*Handler)(nil)
 
-// New returns a Handler that asks engine.
-func New(engine *authz.Engine, o Options) *Handler {
+// NewGateway returns the handler of the gateway-only listener: /auth and /oauth2/auth, whose allowed
+// answers carry Authorization: Bearer <access token>. Nothing else is served there, and it must be
+// reachable only by gateways.
+func NewGateway(engine *authz.Engine, o Options) *Handler {
+	h := newHandler(engine, o)
+	h.gateway = true
+	return h
+}
+
+// NewBrowser returns the handler of the browser-facing listener: login start, callback, sign-out and
+// back-channel logout. It never answers with a token, whatever the path: the token-bearing endpoints
+// are not served here at all, so routing this listener to browsers is safe by construction.
+func NewBrowser(engine *authz.Engine, o Options) *Handler { return newHandler(engine, o) }
+
+func newHandler(engine *authz.Engine, o Options) *Handler {
 	h := &Handler{engine: engine, trusted: o.TrustedProxies, log: o.Logger}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -49,23 +65,35 @@ func New(engine *authz.Engine, o Options) *Handler {
 
 // ServeHTTP routes by path; anything else is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.gateway {
+		switch r.URL.Path {
+		case PathAuth:
+			h.serve(w, r, h.forwarded(r, authz.FrontForwardAuth))
+		case PathNginxAuth:
+			req := h.forwarded(r, authz.FrontNginx)
+			req.NoRedirect = true
+			h.serve(w, r, req)
+		default:
+			http.NotFound(w, r)
+		}
+		return
+	}
 	switch r.URL.Path {
-	case PathAuth:
-		h.serve(w, r, h.forwarded(r, authz.FrontForwardAuth), false)
-	case PathNginxAuth:
-		req := h.forwarded(r, authz.FrontNginx)
-		req.NoRedirect = true
-		h.serve(w, r, req, true)
 	case authz.PathStart, authz.PathCallback, authz.PathSignOut:
-		h.serve(w, r, h.direct(r), false)
+		h.serve(w, r, h.direct(r))
 	case PathBackchannel:
 		h.backchannel(w, r)
+	case PathAuth, PathNginxAuth:
+		// Someone pointed a gateway at the wrong port. Say so to the operator; the answer holds no
+		// token either way.
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "not found: "+r.URL.Path+" is served on the gateway-only forward-auth listener (listen.forward_auth, default :4181), not on this browser-facing one", http.StatusNotFound)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Request, nginx bool) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Request) {
 	d, err := h.engine.Decide(r.Context(), req)
 	if err != nil {
 		// Fail closed, and leave every cookie alone: the session may be fine once the store is back.
@@ -73,12 +101,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Reque
 		http.Error(w, "authentication is temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	render(w, d, nginx)
+	render(w, d, req, h.engine)
 }
 
-// render writes a decision. nginx's auth_request understands only 2xx, 401 and 403, so in nginx mode a
-// redirect becomes 401 (nginx's error_page sends the browser to /oauth2/start) and other denials 401.
-func render(w http.ResponseWriter, d *authz.Decision, nginx bool) {
+// render writes a decision. A gateway that cannot pass a redirect on (nginx's auth_request understands
+// only 2xx, 401 and 403) never gets one from the engine (nginx's error_page sends the browser to
+// /oauth2/start on 401), and any denial other than 401 and 403 becomes 401.
+func render(w http.ResponseWriter, d *authz.Decision, req *authz.Request, e *authz.Engine) {
 	hdr := w.Header()
 	for _, c := range d.Cookies {
 		hdr.Add("Set-Cookie", c.String())
@@ -94,14 +123,15 @@ func render(w http.ResponseWriter, d *authz.Decision, nginx bool) {
 				hdr[k] = emptyValue
 			}
 		}
+		// The Cookie header the upstream should get, without authbridge's own cookies, always sent so
+		// that a gateway that replaces the request's Cookie with it (Traefik authResponseHeaders, nginx
+		// auth_request_set) never drops or passes the session cookie by accident.
+		kept, _ := e.UpstreamCookie(req.Cookie)
+		hdr[authz.HeaderCookie] = []string{kept}
 		w.WriteHeader(http.StatusOK)
 		return
 	case authz.Redirect:
-		if nginx {
-			hdr.Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
+		// Never for noRedirect: the engine answers those 401 instead of starting a login.
 		for k, vs := range d.Header {
 			hdr[k] = vs
 		}
@@ -113,7 +143,7 @@ func render(w http.ResponseWriter, d *authz.Decision, nginx bool) {
 		hdr[k] = vs
 	}
 	status := d.Status
-	if nginx && status != http.StatusUnauthorized && status != http.StatusForbidden {
+	if req.NoRedirect && status != http.StatusUnauthorized && status != http.StatusForbidden {
 		status = http.StatusUnauthorized
 	}
 	w.WriteHeader(status)

@@ -25,10 +25,24 @@ const (
 	appURL   = "https://" + enginetest.AppHost
 )
 
-// front builds an engine against devidp and the HTTP front over it, trusting 10.0.0.0/8.
-func front(t testing.TB, o enginetest.Options) (*enginetest.Env, *forwardauth.Handler) {
+// front builds an engine against devidp and both HTTP listeners over it, trusting 10.0.0.0/8: requests
+// for /auth and /oauth2/auth go to the gateway handler, everything else to the browser handler, as a
+// deployment routes them.
+func front(t testing.TB, o enginetest.Options) (*enginetest.Env, http.Handler) {
 	env := enginetest.New(t, o)
-	return env, forwardauth.New(env.Engine, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	return env, listeners(env.Engine, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+}
+
+func listeners(e *authz.Engine, trusted []netip.Prefix) http.Handler {
+	o := forwardauth.Options{TrustedProxies: trusted}
+	gw, browser := forwardauth.NewGateway(e, o), forwardauth.NewBrowser(e, o)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == forwardauth.PathAuth || r.URL.Path == forwardauth.PathNginxAuth {
+			gw.ServeHTTP(w, r)
+			return
+		}
+		browser.ServeHTTP(w, r)
+	})
 }
 
 // nav is what a browser sends on a top-level navigation; xhr is what a script's fetch sends.
@@ -222,6 +236,11 @@ func TestLoginThroughFront(t *testing.T) {
 			require.Equal(t, []string{enginetest.Alice.Email}, rec.Header()["X-Auth-Request-Email"])
 			require.Empty(t, rec.Header().Values("Set-Cookie"))
 			require.Empty(t, rec.Body.String())
+			// The Cookie the upstream should get: the browser's own cookies, never authbridge's.
+			require.Len(t, rec.Header()["Cookie"], 1, "always sent, so a gateway that copies it replaces the client's")
+			up := rec.Header().Get("Cookie")
+			require.NotContains(t, up, "authbridge")
+			require.Equal(t, strings.Contains(tt.req.Header.Get("Cookie"), "theme=dark"), up == "theme=dark", up)
 		})
 	}
 }

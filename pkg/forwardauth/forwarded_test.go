@@ -110,7 +110,7 @@ func TestForwarded(t *testing.T) {
 		{"cookie headers joined", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"Cookie": {"a=1", "b=2"}},
 			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth, Cookie: "a=1; b=2"}},
 	}
-	h := New(nil, Options{TrustedProxies: trusted})
+	h := NewGateway(nil, Options{TrustedProxies: trusted})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", tt.path, nil)
@@ -146,7 +146,7 @@ func TestDirect(t *testing.T) {
 		{"proxy empty list ignored", proxyV4, false, http.Header{"X-Forwarded-Proto": {",https"}, "X-Forwarded-Host": {", app.example.test"}}, "http", "authbridge:4180"},
 		{"X-Original-URL is not read on /oauth2/*", proxyV4, false, http.Header{"X-Original-Url": {"https://evil.test/x"}}, "http", "authbridge:4180"},
 	}
-	h := New(nil, Options{TrustedProxies: trusted})
+	h := NewBrowser(nil, Options{TrustedProxies: trusted})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/oauth2/start?rd=%2Fx", nil)
@@ -167,7 +167,7 @@ func TestDirect(t *testing.T) {
 // TestClientAddress: the address that bounds logins per client is the peer itself, or, from a trusted
 // proxy, the last X-Forwarded-For entry (the one that proxy added); a client cannot pick it.
 func TestClientAddress(t *testing.T) {
-	h := New(nil, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
+	h := NewBrowser(nil, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
 	tests := []struct {
 		name, remote string
 		xff          []string

@@ -179,8 +179,7 @@ func TestOverRealConnections(t *testing.T) {
 			if err != nil {
 				t.Skipf("no %s loopback here: %v", tt.listen, err)
 			}
-			srv := httptest.NewUnstartedServer(forwardauth.New(env.Engine, forwardauth.Options{
-				TrustedProxies: []netip.Prefix{netip.MustParsePrefix(tt.trusted)}}))
+			srv := httptest.NewUnstartedServer(listeners(env.Engine, []netip.Prefix{netip.MustParsePrefix(tt.trusted)}))
 			srv.Listener.Close()
 			srv.Listener = lis
 			srv.Start()

@@ -150,6 +150,6 @@ than in a crash-looping pod.
 {{- $_ := set $section (last $path) (printf "%s/%s" $dir $file) }}
 {{- end }}
 {{- end }}
-{{- $_ = set $cfg "listen" (dict "http" (printf ":%d" (int .Values.ports.http)) "grpc" (printf ":%d" (int .Values.ports.grpc)) "admin" (printf ":%d" (int .Values.ports.admin))) }}
+{{- $_ = set $cfg "listen" (dict "http" (printf ":%d" (int .Values.ports.http)) "forward_auth" (printf ":%d" (int .Values.ports.forwardAuth)) "grpc" (printf ":%d" (int .Values.ports.grpc)) "admin" (printf ":%d" (int .Values.ports.admin))) }}
 {{- toYaml $cfg }}
 {{- end }}

@@ -1,4 +1,4 @@
-package extauthz
+package authz_test
 
 import (
 	"testing"
@@ -8,8 +8,10 @@ import (
 	"github.com/authbridge/authbridge/internal/enginetest"
 )
 
-func TestStripCookies(t *testing.T) {
-	s := New(enginetest.New(t, enginetest.Options{}).Engine, nil)
+// TestUpstreamCookie: the upstream's Cookie header never carries authbridge's own cookies, whatever the
+// spacing, and is left untouched (no allocation) when there are none.
+func TestUpstreamCookie(t *testing.T) {
+	e := enginetest.New(t, enginetest.Options{}).Engine
 	tests := []struct {
 		in, want string
 		changed  bool
@@ -20,9 +22,12 @@ func TestStripCookies(t *testing.T) {
 		{"authbridge=x;a=1;;  authbridge-login=y ; b=2", "a=1; b=2", true},
 		{"xauthbridge=1; authbridge-loginx=2", "xauthbridge=1; authbridge-loginx=2", false},
 		{"", "", false},
+		{"authbridge=x; authbridge=y", "", true},
+		{" authbridge=x", "", true},
+		{"a=1;authbridge=\"x\"", "a=1", true},
 	}
 	for _, tt := range tests {
-		got, changed := s.stripCookies(tt.in)
+		got, changed := e.UpstreamCookie(tt.in)
 		require.Equal(t, tt.changed, changed, tt.in)
 		require.Equal(t, tt.want, got, tt.in)
 	}
