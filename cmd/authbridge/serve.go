@@ -171,6 +171,7 @@ func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Prov
 		IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 		RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,
 		GroupsClaim: c.GroupsClaim, Logout: login.LogoutMode(c.Logout), Timeout: c.Timeout,
+		AllowUnverifiedEmail: c.AllowUnverifiedEmail, Logger: log,
 	}
 	deadline := time.Now().Add(time.Minute)
 	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 8*time.Second) {
