@@ -50,6 +50,10 @@ type Config struct {
 	Policy               Policy         `yaml:"policy"`
 	Log                  Log            `yaml:"log"`
 	Admin                Admin          `yaml:"admin"`
+	// IgnoredEnv names the AUTHBRIDGE_* variables that Load passed over as Kubernetes service links
+	// (AUTHBRIDGE_SERVICE_HOST, AUTHBRIDGE_PORT_9191_TCP, ...; see isServiceLink), for the caller to log.
+	// Their values are not kept. Load fills it; it has no key of its own.
+	IgnoredEnv []string `yaml:"-"`
 }
 
 // OIDC is the identity provider and this relying party's registration there (oidc.*).
