@@ -91,9 +91,15 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd == "check-config" {
 		fmt.Fprintf(stdout, "configuration OK: issuer %s, client %s, store %s, listeners http %s grpc %s admin %s\n",
 			cfg.OIDC.IssuerURL, cfg.OIDC.ClientID, cfg.Session.Store, cfg.Listen.HTTP, cfg.Listen.GRPC, cfg.Listen.Admin)
+		if len(cfg.IgnoredEnv) > 0 {
+			fmt.Fprintf(stdout, "ignored %d Kubernetes service link variables: %s\n", len(cfg.IgnoredEnv), strings.Join(cfg.IgnoredEnv, ", "))
+		}
 		return 0
 	}
 	log := newLogger(stderr, cfg.Log)
+	if len(cfg.IgnoredEnv) > 0 {
+		log.Debug("ignored Kubernetes service link variables", "names", cfg.IgnoredEnv)
+	}
 	if err := serve(ctx, cfg, listeners{}, log); err != nil {
 		log.Error("authbridge stopped", "err", err)
 		return 1

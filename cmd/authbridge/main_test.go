@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -79,5 +80,49 @@ func TestREADMEListsEveryKey(t *testing.T) {
 	require.NoError(t, err)
 	for _, k := range config.Reference() {
 		require.Contains(t, string(b), "| `"+k.Key+"` | `"+k.Env+"` |", "README.md lacks %s", k.Key)
+	}
+}
+
+// TestCheckConfigWithServiceLinks: a pod in a namespace with a Service named authbridge gets the
+// kubelet's service-link variables; check-config accepts them and still refuses any other unknown
+// AUTHBRIDGE_* variable.
+func TestCheckConfigWithServiceLinks(t *testing.T) {
+	for _, kv := range []string{
+		"AUTHBRIDGE_OIDC_ISSUER_URL=https://tenant.auth0.com/",
+		"AUTHBRIDGE_OIDC_CLIENT_ID=abc",
+		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
+		"AUTHBRIDGE_SESSION_REDIS_URL=redis://127.0.0.1:6379",
+		"AUTHBRIDGE_SERVICE_HOST=10.96.12.34",
+		"AUTHBRIDGE_SERVICE_PORT=4180",
+		"AUTHBRIDGE_SERVICE_PORT_HTTP=4180",
+		"AUTHBRIDGE_SERVICE_PORT_GRPC=9191",
+		"AUTHBRIDGE_PORT=tcp://10.96.12.34:4180",
+		"AUTHBRIDGE_PORT_4180_TCP=tcp://10.96.12.34:4180",
+		"AUTHBRIDGE_PORT_4180_TCP_PROTO=tcp",
+		"AUTHBRIDGE_PORT_4180_TCP_PORT=4180",
+		"AUTHBRIDGE_PORT_4180_TCP_ADDR=10.96.12.34",
+		"AUTHBRIDGE_PORT_9191_TCP=tcp://10.96.12.34:9191",
+		"AUTHBRIDGE_PORT_9191_TCP_PROTO=tcp",
+		"AUTHBRIDGE_PORT_9191_TCP_PORT=9191",
+		"AUTHBRIDGE_PORT_9191_TCP_ADDR=10.96.12.34",
+	} {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, runMain(context.Background(), []string{"check-config"}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), "configuration OK")
+	require.Contains(t, out.String(), "ignored 13 Kubernetes service link variables: ")
+	require.Contains(t, out.String(), "AUTHBRIDGE_PORT_9191_TCP_ADDR")
+	require.NotContains(t, out.String(), "10.96.12.34", "names only")
+
+	for _, kv := range []string{"AUTHBRIDGE_PORTS=1", "AUTHBRIDGE_SERVICE_HOSTNAME=10.96.12.34", "AUTHBRIDGE_PORT=8080"} {
+		t.Run(kv, func(t *testing.T) {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+			var out, errb bytes.Buffer
+			require.Equal(t, 1, runMain(context.Background(), []string{"check-config"}, &out, &errb))
+			require.Contains(t, errb.String(), "environment variable "+k+" matches no key")
+		})
 	}
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/authbridge/authbridge/pkg/extauthz"
 	"github.com/authbridge/authbridge/pkg/forwardauth"
 	"github.com/authbridge/authbridge/pkg/login"
+	"github.com/authbridge/authbridge/pkg/readiness"
+	"github.com/authbridge/authbridge/pkg/recovery"
 	"github.com/authbridge/authbridge/pkg/session"
 	"github.com/authbridge/authbridge/pkg/sessionadmin"
 )
@@ -83,16 +85,25 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		}
 	}
 
+	// A panic in any request path is answered fail-closed (503, in band for Check), logged and counted.
+	rec := recovery.New(reg, log)
 	healthSrv := health.NewServer()
-	grpcSrv := grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
+	grpcSrv := grpc.NewServer(grpc.MaxRecvMsgSize(1<<20),
+		grpc.ChainUnaryInterceptor(rec.Unary("grpc", extauthz.Fallback)), grpc.ChainStreamInterceptor(rec.Stream("grpc")))
 	authv3.RegisterAuthorizationServer(grpcSrv, extauthz.New(engine, log))
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
+	// Readiness (/readyz and gRPC health alike) follows the session store; the provider is only reported.
+	ready := readiness.New(readiness.Options{
+		Store: store, Provider: provider, Health: healthSrv, Registry: reg, Logger: log,
+		Services: []string{"", authv3.Authorization_ServiceDesc.ServiceName},
+	})
+	ready.Check(ctx)
 
 	faOpts := forwardauth.Options{TrustedProxies: cfg.TrustedProxyPrefixes, Logger: log}
-	httpSrv := newHTTPServer(forwardauth.NewBrowser(engine, faOpts), log)
-	forwardAuthSrv := newHTTPServer(forwardauth.NewGateway(engine, faOpts), log)
+	httpSrv := newHTTPServer(rec.HTTP("http", forwardauth.NewBrowser(engine, faOpts)), log)
+	forwardAuthSrv := newHTTPServer(rec.HTTP("forward_auth", forwardauth.NewGateway(engine, faOpts)), log)
 	adminSrv := &http.Server{
-		Handler:           adminHandler(reg, store, provider, adminAPI(sessions, cfg.Admin, log)),
+		Handler:           rec.HTTP("admin", adminHandler(reg, ready, adminAPI(sessions, cfg.Admin, log))),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -103,13 +114,14 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	g.Go(func() error { return serveErr(forwardAuthSrv.Serve(ls.forwardAuth)) })
 	g.Go(func() error { return serveErr(adminSrv.Serve(ls.admin)) })
 	g.Go(func() error { return sessions.Run(gctx) })
+	g.Go(func() error { return ready.Run(gctx) })
 	if m, ok := store.(*session.MemoryStore); ok {
 		g.Go(func() error { return m.Run(gctx) }) // frees expired sessions, logins and counters nobody reads again
 	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down: draining in-flight checks")
-		healthSrv.Shutdown()
+		ready.Shutdown() // /readyz and gRPC health both say NOT_SERVING while draining
 		dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 		defer cancel()
 		stopped := make(chan struct{})
@@ -179,6 +191,7 @@ func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Prov
 		IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 		RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,
 		GroupsClaim: c.GroupsClaim, Logout: login.LogoutMode(c.Logout), Timeout: c.Timeout,
+		AllowUnverifiedEmail: c.AllowUnverifiedEmail, Logger: log,
 	}
 	deadline := time.Now().Add(time.Minute)
 	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 8*time.Second) {
@@ -206,9 +219,6 @@ func loginsPerClient(n int) int {
 	return n
 }
 
-// pinger is what readiness asks.
-type pinger interface{ Ping(context.Context) error }
-
 // adminAPI is the session admin API, or nil when no admin token is configured.
 func adminAPI(sessions *session.Sessions, c config.Admin, log *slog.Logger) http.Handler {
 	if c.Token == "" {
@@ -217,24 +227,13 @@ func adminAPI(sessions *session.Sessions, c config.Admin, log *slog.Logger) http
 	return sessionadmin.New(sessions, c.Token.Reveal(), log)
 }
 
-func adminHandler(reg *prometheus.Registry, store, provider pinger, api http.Handler) http.Handler {
+func adminHandler(reg *prometheus.Registry, ready http.Handler, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	if api != nil {
 		mux.Handle(sessionadmin.Path, api)
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status, body := http.StatusOK, "ok\n"
-		if err := store.Ping(ctx); err != nil {
-			status, body = http.StatusServiceUnavailable, "session store unreachable\n"
-		} else if err := provider.Ping(ctx); err != nil {
-			status, body = http.StatusServiceUnavailable, "identity provider unreachable\n"
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write([]byte(body))
-	})
+	mux.Handle("GET /readyz", ready)
 	return mux
 }

@@ -30,6 +30,7 @@ type instance struct {
 	http, forwardAuth string // base URLs of the browser-facing and the gateway-only HTTP listeners
 	grpc, admin       string // address / base URL
 	idpURL            string
+	idpSrv            *httptest.Server
 	redis             *redistest.Server
 	idp               *devidp.IDP
 	logs              *logbuf.Buffer
@@ -92,7 +93,7 @@ func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 		idpURL: idpSrv.URL,
 		http:   httpURL, forwardAuth: "http://" + ls.forwardAuth.Addr().String(),
 		grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
-		redis: rs, idp: idp, logs: logs,
+		redis: rs, idp: idp, idpSrv: idpSrv, logs: logs,
 		stop: sync.OnceValue(func() error {
 			cancel()
 			select {
@@ -192,12 +193,14 @@ func TestServeLoginAllowAndRedisOutage(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Empty(t, resp.Header.Values("Set-Cookie"), "a transient error never clears the cookie")
 	require.Empty(t, resp.Header.Get("Authorization"))
-	require.Equal(t, http.StatusServiceUnavailable, status(t, inst.admin+"/readyz"))
+	require.Eventually(t, func() bool { return status(t, inst.admin+"/readyz") == http.StatusServiceUnavailable },
+		10*time.Second, 20*time.Millisecond, "the next store probe (every 2s) makes the replica unready")
 
 	inst.redis.Restart()
 	require.Eventually(t, func() bool { return traefikAuth(t, inst, cookie, "text/html").StatusCode == http.StatusOK },
 		10*time.Second, 50*time.Millisecond, "the same session works again once Redis is back")
-	require.Equal(t, http.StatusOK, status(t, inst.admin+"/readyz"))
+	require.Eventually(t, func() bool { return status(t, inst.admin+"/readyz") == http.StatusOK },
+		10*time.Second, 20*time.Millisecond)
 
 	resp2, err := http.Get(inst.admin + "/metrics")
 	require.NoError(t, err)

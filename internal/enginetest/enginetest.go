@@ -66,8 +66,9 @@ type Env struct {
 	Sessions *session.Sessions
 	Engine   *authz.Engine
 
-	client  *http.Client
-	options authz.Options
+	client          *http.Client
+	options         authz.Options
+	allowUnverified bool
 }
 
 // Options adjust an Env before it is built.
@@ -80,6 +81,10 @@ type Options struct {
 	ReuseWindow time.Duration
 	// CacheTTL turns on the in-process session cache (a memory store needs no invalidation channel).
 	CacheTTL time.Duration
+	// Users are more accounts at the provider, next to Alice and Bob.
+	Users []devidp.User
+	// AllowUnverifiedEmail is login.Config.AllowUnverifiedEmail of the engine's provider.
+	AllowUnverifiedEmail bool
 }
 
 // New starts devidp and builds an engine against it. Everything is stopped when t ends.
@@ -96,7 +101,7 @@ func New(t testing.TB, o Options) *Env {
 	idp, err := devidp.New(devidp.Options{
 		Issuer:             issuer,
 		Clients:            []devidp.Client{{ID: ClientID, Secret: ClientSecret, RedirectURIs: []string{CallbackURL}, LogoutURLs: []string{LogoutReturn}}},
-		Users:              []devidp.User{Alice, Bob},
+		Users:              append([]devidp.User{Alice, Bob}, o.Users...),
 		Audience:           Audience,
 		AccessTokenTTL:     o.TokenTTL,
 		RefreshReuseWindow: o.ReuseWindow,
@@ -105,7 +110,7 @@ func New(t testing.TB, o Options) *Env {
 	})
 	require.NoError(t, err)
 	srv.Config.Handler = idp.Handler()
-	p := newProvider(t, issuer, clock, srv.Client())
+	p := newProvider(t, issuer, clock, srv.Client(), o.AllowUnverifiedEmail)
 	if o.Store == nil {
 		o.Store = session.NewMemoryStore(clock.Now)
 	}
@@ -126,13 +131,14 @@ func New(t testing.TB, o Options) *Env {
 	e, err := authz.New(eo)
 	require.NoError(t, err)
 	return &Env{Clock: clock, IDP: idp, IDPURL: issuer, Provider: p, Store: o.Store, Sessions: eo.Sessions, Engine: e,
-		client: srv.Client(), options: eo}
+		client: srv.Client(), options: eo, allowUnverified: o.AllowUnverifiedEmail}
 }
 
-func newProvider(t testing.TB, issuer string, clock *Clock, client *http.Client) *login.Provider {
+func newProvider(t testing.TB, issuer string, clock *Clock, client *http.Client, allowUnverified bool) *login.Provider {
 	p, err := login.New(context.Background(), login.Config{
 		IssuerURL: issuer, ClientID: ClientID, ClientSecret: ClientSecret, RedirectURL: CallbackURL,
 		Scopes: []string{"openid", "profile", "email", "offline_access"}, Audience: Audience, Now: clock.Now,
+		AllowUnverifiedEmail: allowUnverified,
 	}, client)
 	require.NoError(t, err)
 	return p
@@ -143,7 +149,7 @@ func newProvider(t testing.TB, issuer string, clock *Clock, client *http.Client)
 func (e *Env) Replica(t testing.TB) *authz.Engine {
 	t.Helper()
 	o := e.options
-	o.Provider = newProvider(t, e.IDPURL, e.Clock, e.client)
+	o.Provider = newProvider(t, e.IDPURL, e.Clock, e.client, e.allowUnverified)
 	eng, err := authz.New(o)
 	require.NoError(t, err)
 	return eng

@@ -50,7 +50,7 @@ type RefreshOptions struct {
 
 // Policy is what a logged-in user must satisfy; the zero Policy lets every user in.
 type Policy struct {
-	EmailDomains []string // if set, the email must be @ one of them
+	EmailDomains []string // if set, the (verified, well-formed) email must be @ exactly one of them
 	Groups       []string // if set, the user must be in at least one
 }
 
@@ -290,16 +290,9 @@ func (e *Engine) allow(s *session.Session) *Decision {
 }
 
 func (p Policy) refuse(s *session.Session) string {
-	if len(p.EmailDomains) > 0 {
-		ok := false
-		if at := strings.LastIndexByte(s.Email, '@'); at >= 0 {
-			for _, d := range p.EmailDomains {
-				ok = ok || strings.EqualFold(s.Email[at+1:], d)
-			}
-		}
-		if !ok {
-			return "email domain not allowed"
-		}
+	// The address is parsed strictly (login.ParseEmail): "a@evil.com@example.com" is no address at all.
+	if len(p.EmailDomains) > 0 && !login.EmailInDomains(s.Email, p.EmailDomains) {
+		return "email domain not allowed"
 	}
 	if len(p.Groups) > 0 {
 		for _, g := range p.Groups {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -38,7 +39,15 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 	// One refresh per session in this process; the lease makes it one across processes. The work is
 	// detached from this request: once the provider has rotated the refresh token, the answer must be
 	// stored even if the request that started it has gone.
-	ch := e.refreshes.DoChan(t.LogID(), func() (any, error) {
+	ch := e.refreshes.DoChan(t.LogID(), func() (v any, err error) {
+		// A panic here would be re-raised by singleflight on a goroutine of its own, where nothing can
+		// recover it, and end the process. It is raised again on each waiting request's goroutine instead,
+		// where the front's recovery answers 503.
+		defer func() {
+			if p := recover(); p != nil {
+				err = &refreshPanic{value: p, stack: debug.Stack()}
+			}
+		}()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Refresh.Wait+e.o.Refresh.Lease+30*time.Second)
 		defer cancel()
 		return e.refreshShared(wctx, t, s)
@@ -50,6 +59,9 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 	case res = <-ch:
 	}
 	err := res.Err
+	if rp := (*refreshPanic)(nil); errors.As(err, &rp) {
+		panic(rp)
+	}
 	switch {
 	case err == nil:
 		return res.Val.(*session.Session), nil, nil
@@ -70,6 +82,15 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 	}
 	return nil, nil, fmt.Errorf("refresh expired token: %w", err)
 }
+
+// refreshPanic is a panic caught in the shared refresh, with the stack where it happened.
+type refreshPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *refreshPanic) Error() string      { return fmt.Sprintf("authz: panic during refresh: %v", p.value) }
+func (p *refreshPanic) PanicStack() []byte { return p.stack }
 
 // refreshShared refreshes under the session's lease, or waits for the replica that holds it and uses
 // the tokens it stores. A waiter never calls the token endpoint itself unless the lease is free again

@@ -50,6 +50,10 @@ type Config struct {
 	Policy               Policy         `yaml:"policy"`
 	Log                  Log            `yaml:"log"`
 	Admin                Admin          `yaml:"admin"`
+	// IgnoredEnv names the AUTHBRIDGE_* variables that Load passed over as Kubernetes service links
+	// (AUTHBRIDGE_SERVICE_HOST, AUTHBRIDGE_PORT_9191_TCP, ...; see isServiceLink), for the caller to log.
+	// Their values are not kept. Load fills it; it has no key of its own.
+	IgnoredEnv []string `yaml:"-"`
 }
 
 // OIDC is the identity provider and this relying party's registration there (oidc.*).
@@ -89,6 +93,12 @@ type OIDC struct {
 	Logout string `yaml:"logout"`
 	// Timeout (oidc.timeout) bounds each call to the provider (discovery, JWKS, token). Default: 5s.
 	Timeout time.Duration `yaml:"timeout"`
+	// AllowUnverifiedEmail (oidc.allow_unverified_email) uses the ID token's email even when its
+	// email_verified claim is not true. Off, such an address counts for nothing: policy.email_domains
+	// refuses the user and the upstream gets an empty X-Auth-Request-Email, since anyone can sign up with
+	// somebody else's address at a provider that lets unverified accounts log in (Auth0 database
+	// connections do). A malformed address is never used. Default: false.
+	AllowUnverifiedEmail bool `yaml:"allow_unverified_email"`
 }
 
 // Session is where sessions live and how the browser holds them (session.*).
@@ -188,8 +198,9 @@ type Redirect struct {
 
 // Policy is the access rule applied to every logged-in request (policy.*); a failing request gets 403.
 type Policy struct {
-	// EmailDomains (policy.email_domains), if set, requires the session's email to end in @ one of these
-	// domains (e.g. example.com). Default: none, any email.
+	// EmailDomains (policy.email_domains), if set, requires the session's email to be verified (see
+	// oidc.allow_unverified_email), well-formed (one @, no display name) and at exactly one of these
+	// domains, compared without regard to case; a subdomain needs its own entry. Default: none, any email.
 	EmailDomains []string `yaml:"email_domains"`
 	// Groups (policy.groups), if set, requires the session to have at least one of these groups (from
 	// oidc.groups_claim). Default: none, any groups.

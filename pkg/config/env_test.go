@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +170,106 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		got := reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface()
 		require.Equal(t, reflect.ValueOf(s.want).Convert(f.typ).Interface(), got, f.key)
 	}
-	require.Len(t, seen, 40)
+	require.Len(t, seen, 41)
+}
+
+// serviceLinks is what the kubelet injects for a Service named authbridge (cluster IP 10.96.12.34, ports
+// http 4180, grpc 9191, admin 9090), one named authbridge-redis, and an IPv6 one named authbridge-v6.
+var serviceLinks = []string{
+	"AUTHBRIDGE_SERVICE_HOST=10.96.12.34",
+	"AUTHBRIDGE_SERVICE_PORT=4180",
+	"AUTHBRIDGE_SERVICE_PORT_HTTP=4180",
+	"AUTHBRIDGE_SERVICE_PORT_GRPC=9191",
+	"AUTHBRIDGE_SERVICE_PORT_ADMIN=9090",
+	"AUTHBRIDGE_PORT=tcp://10.96.12.34:4180",
+	"AUTHBRIDGE_PORT_4180_TCP=tcp://10.96.12.34:4180",
+	"AUTHBRIDGE_PORT_4180_TCP_PROTO=tcp",
+	"AUTHBRIDGE_PORT_4180_TCP_PORT=4180",
+	"AUTHBRIDGE_PORT_4180_TCP_ADDR=10.96.12.34",
+	"AUTHBRIDGE_PORT_9191_TCP=tcp://10.96.12.34:9191",
+	"AUTHBRIDGE_PORT_9191_TCP_PROTO=tcp",
+	"AUTHBRIDGE_PORT_9191_TCP_PORT=9191",
+	"AUTHBRIDGE_PORT_9191_TCP_ADDR=10.96.12.34",
+	"AUTHBRIDGE_PORT_9090_TCP=tcp://10.96.12.34:9090",
+	"AUTHBRIDGE_PORT_9090_TCP_PROTO=tcp",
+	"AUTHBRIDGE_PORT_9090_TCP_PORT=9090",
+	"AUTHBRIDGE_PORT_9090_TCP_ADDR=10.96.12.34",
+	"AUTHBRIDGE_REDIS_SERVICE_HOST=10.96.0.7",
+	"AUTHBRIDGE_REDIS_SERVICE_PORT=6379",
+	"AUTHBRIDGE_REDIS_SERVICE_PORT_REDIS=6379",
+	"AUTHBRIDGE_REDIS_PORT=tcp://10.96.0.7:6379",
+	"AUTHBRIDGE_REDIS_PORT_6379_TCP=tcp://10.96.0.7:6379",
+	"AUTHBRIDGE_REDIS_PORT_6379_TCP_PROTO=tcp",
+	"AUTHBRIDGE_REDIS_PORT_6379_TCP_PORT=6379",
+	"AUTHBRIDGE_REDIS_PORT_6379_TCP_ADDR=10.96.0.7",
+	"AUTHBRIDGE_V6_SERVICE_HOST=fd00:10:96::a",
+	"AUTHBRIDGE_V6_SERVICE_PORT_DNS_UDP=53",
+	"AUTHBRIDGE_V6_PORT=udp://[fd00:10:96::a]:53",
+	"AUTHBRIDGE_V6_PORT_53_UDP=udp://[fd00:10:96::a]:53",
+	"AUTHBRIDGE_V6_PORT_53_UDP_PROTO=udp",
+	"AUTHBRIDGE_V6_PORT_132_SCTP=sctp://[fd00:10:96::a]:132",
+}
+
+// TestServiceLinksIgnored: Kubernetes service links are passed over (and named in IgnoredEnv), while
+// near misses in name or value are still unknown keys.
+func TestServiceLinksIgnored(t *testing.T) {
+	c, err := Load("", withEnv(serviceLinks...))
+	require.NoError(t, err)
+	var names []string
+	for _, kv := range serviceLinks {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	require.Equal(t, names, c.IgnoredEnv)
+	require.Equal(t, "https://idp.example.com", c.OIDC.IssuerURL, "real keys still apply")
+
+	refused := []string{
+		"AUTHBRIDGE_PORTS=tcp://10.96.12.34:4180",
+		"AUTHBRIDGE_SERVICE_HOSTNAME=10.96.12.34",
+		"AUTHBRIDGE_SERVICE_HOSTS=10.96.12.34",
+		"AUTHBRIDGE_OIDC_CLIENTID=x",
+		"AUTHBRIDGE_PORT=8080",                            // a guess at a listen key, not a link
+		"AUTHBRIDGE_PORT=http://10.96.12.34:4180",         // not a protocol Kubernetes writes
+		"AUTHBRIDGE_PORT=tcp://auth.example.com:4180",     // links carry the cluster IP
+		"AUTHBRIDGE_PORT=tcp://10.96.12.34",               // no port
+		"AUTHBRIDGE_PORT=tcp://fd00::1:4180",              // IPv6 without brackets
+		"AUTHBRIDGE_SERVICE_HOST=auth.example.com",        // not an IP
+		"AUTHBRIDGE_SERVICE_HOST=",                        // empty
+		"AUTHBRIDGE_SERVICE_PORT=http",                    // not a number
+		"AUTHBRIDGE_SERVICE_PORT=0",                       // not a port
+		"AUTHBRIDGE_SERVICE_PORT=65536",                   // not a port
+		"AUTHBRIDGE_SERVICE_PORT_HTTP=04180",              // not as Kubernetes writes it
+		"AUTHBRIDGE_SERVICE_PORT_http=4180",               // lower case
+		"AUTHBRIDGE_PORT_4180_TCP=tcp://10.96.12.34:9191", // port differs from the name
+		"AUTHBRIDGE_PORT_4180_TCP=udp://10.96.12.34:4180", // protocol differs from the name
+		"AUTHBRIDGE_PORT_4180_HTTP=tcp://10.96.12.34:4180",
+		"AUTHBRIDGE_PORT_4180_tcp=tcp://10.96.12.34:4180",
+		"AUTHBRIDGE_PORT_4180_TCP_PROTO=TCP",
+		"AUTHBRIDGE_PORT_4180_TCP_PORT=9191",
+		"AUTHBRIDGE_PORT_4180_TCP_ADDR=example.com",
+		"AUTHBRIDGE_PORT_4180_TCP_HOST=10.96.12.34",
+		"AUTHBRIDGE_PORT_99999_TCP_PORT=99999",
+		"AUTHBRIDGE_PORT_4180=tcp://10.96.12.34:4180",
+		"AUTHBRIDGE__SERVICE_HOST=10.96.12.34",
+		"AUTHBRIDGE_SERVICE_HOST_=10.96.12.34",
+		"AUTHBRIDGE_PORT_4180_TCP_ADDR_=10.96.12.34",
+	}
+	for _, kv := range refused {
+		t.Run(kv, func(t *testing.T) {
+			name, _, _ := strings.Cut(kv, "=")
+			_, err := Load("", withEnv(append(slices.Clone(serviceLinks), kv)...))
+			require.ErrorIs(t, err, ErrUnknownKey)
+			require.Contains(t, err.Error(), "environment variable "+name+" matches no key")
+		})
+	}
+}
+
+// TestNoKeyLooksLikeAServiceLink: no configuration key's variable has a service-link name, so none can
+// be taken for one (real keys are matched first anyway) and no future key shadows a Service's links.
+func TestNoKeyLooksLikeAServiceLink(t *testing.T) {
+	for _, f := range fields() {
+		for _, re := range []*regexp.Regexp{linkServiceHost, linkServicePort, linkPort, linkPortProto} {
+			require.False(t, re.MatchString(f.env), "%s has the shape of a service link", f.env)
+		}
+	}
 }

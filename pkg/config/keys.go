@@ -165,7 +165,8 @@ func splitList(s string) []string {
 }
 
 // applyEnv overrides c with every AUTHBRIDGE_* variable in environ (KEY=VALUE entries, as os.Environ).
-// A set variable wins even when empty. An AUTHBRIDGE_* variable that names no key is an error.
+// A set variable wins even when empty. An AUTHBRIDGE_* variable that names no key is an error, unless it
+// is a Kubernetes service link: those are listed in c.IgnoredEnv.
 func (c *Config) applyEnv(environ []string) []error {
 	byEnv := map[string]field{}
 	for _, f := range fields() {
@@ -179,6 +180,10 @@ func (c *Config) applyEnv(environ []string) []error {
 			continue
 		}
 		f, ok := byEnv[name]
+		if !ok && isServiceLink(name, val) {
+			c.IgnoredEnv = append(c.IgnoredEnv, name)
+			continue
+		}
 		if !ok {
 			errs = append(errs, fmt.Errorf("%w: environment variable %s matches no key", ErrUnknownKey, name))
 			continue

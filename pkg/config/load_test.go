@@ -109,6 +109,7 @@ func TestLoadValidFull(t *testing.T) {
 	require.Equal(t, "roles", c.OIDC.GroupsClaim)
 	require.Equal(t, "oidc", c.OIDC.Logout)
 	require.Equal(t, 3*time.Second, c.OIDC.Timeout)
+	require.True(t, c.OIDC.AllowUnverifiedEmail)
 	require.Equal(t, Redis{Addrs: []string{"sentinel-0:26379", "sentinel-1:26379"}, MasterName: "mymaster",
 		Password: Secret("redis-" + marker)}, c.Session.Redis, "CRLF trimmed from the password file")
 	require.Equal(t, Cookie{Name: "_ab", Domain: ".example.com", Secure: true}, c.Session.Cookie)

@@ -31,9 +31,12 @@ type User struct {
 	Username string   // login name typed into the form; unique
 	Password string   // plain-text password checked by the form
 	Subject  string   // "sub" claim; defaults to "auth0|" + Username
-	Email    string   // "email" claim (with email_verified true), sent when the scope has "email"
+	Email    string   // "email" claim (with email_verified), sent when the scope has "email"
 	Name     string   // "name" claim, sent when the scope has "profile"
 	Groups   []string // sent in the Options.GroupsClaim claim of ID and access tokens
+	// EmailUnverified sends email_verified false, like an Auth0 database sign-up whose owner has not
+	// clicked the verification link; SetEmailVerified changes it later.
+	EmailUnverified bool
 }
 
 // Client is a registered relying party (an Auth0 "application").
@@ -111,6 +114,7 @@ type state struct {
 	stats    Stats
 	delay    time.Duration
 	down     bool
+	verified map[string]bool // email_verified by username, set by SetEmailVerified
 }
 
 // New checks o, fills defaults and generates an RSA-2048 RS256 signing key with a thumbprint kid.
@@ -138,6 +142,7 @@ func New(o Options) (*IDP, error) {
 			refresh:  map[string]*refreshToken{},
 			families: map[string]*tokenFamily{},
 			stats:    Stats{TokenCalls: map[string]int{}},
+			verified: map[string]bool{},
 		},
 	}
 	for _, c := range o.Clients {
@@ -263,6 +268,24 @@ func (p *IDP) SetTokenDown(down bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st.down = down
+}
+
+// SetEmailVerified sets what email_verified says for username in every token and userinfo answer from
+// now on, as when the user clicks the provider's verification link.
+func (p *IDP) SetEmailVerified(username string, verified bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st.verified[username] = verified
+}
+
+// emailVerified reports whether usr's address counts as verified now.
+func (p *IDP) emailVerified(usr User) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if v, ok := p.st.verified[usr.Username]; ok {
+		return v
+	}
+	return !usr.EmailUnverified
 }
 
 // RevokeUser invalidates every refresh token issued to subject; presenting one answers invalid_grant.

@@ -163,7 +163,7 @@ func (p *IDP) mintTokens(g grant) (*tokenResponse, error) {
 func (p *IDP) profileClaims(usr User, scope string) map[string]any {
 	c := map[string]any{"sub": usr.Subject, p.o.GroupsClaim: groups(usr)}
 	if hasScope(scope, "email") && usr.Email != "" {
-		c["email"], c["email_verified"] = usr.Email, true
+		c["email"], c["email_verified"] = usr.Email, p.emailVerified(usr)
 	}
 	if hasScope(scope, "profile") && usr.Name != "" {
 		c["name"] = usr.Name

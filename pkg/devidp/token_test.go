@@ -235,3 +235,31 @@ func TestTokenDelay(t *testing.T) {
 	_, err = f.refresh(t, tok.RefreshToken)
 	require.NoError(t, err, "the abandoned request used nothing up")
 }
+
+// TestEmailVerified: a user can be issued email_verified false (an Auth0 database sign-up that never
+// clicked its link), and SetEmailVerified changes what later tokens, refreshed ones included, say.
+func TestEmailVerified(t *testing.T) {
+	f := newFixture(t, func(o *devidp.Options) { o.Users[0].EmailUnverified = true })
+	verified := func(tok *oauth2.Token) any {
+		t.Helper()
+		raw, _ := tok.Extra("id_token").(string)
+		idt, err := f.verifier("app").Verify(t.Context(), raw)
+		require.NoError(t, err)
+		var c map[string]any
+		require.NoError(t, idt.Claims(&c))
+		require.Equal(t, "alice@example.com", c["email"])
+		return c["email_verified"]
+	}
+	tok, _ := f.login(t)
+	require.Equal(t, false, verified(tok), "a JSON false, as Auth0 sends it")
+
+	f.idp.SetEmailVerified("alice", true)
+	tok, err := f.refresh(t, tok.RefreshToken)
+	require.NoError(t, err)
+	require.Equal(t, true, verified(tok))
+
+	f.idp.SetEmailVerified("alice", false)
+	tok, err = f.refresh(t, tok.RefreshToken)
+	require.NoError(t, err)
+	require.Equal(t, false, verified(tok))
+}

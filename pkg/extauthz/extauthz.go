@@ -16,6 +16,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/authbridge/authbridge/pkg/authz"
 )
@@ -48,11 +49,27 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	}
 	d, err := s.engine.Decide(ctx, &in.Request)
 	if err != nil {
-		return denied(codes.Unavailable, http.StatusServiceUnavailable,
-			[]*corev3.HeaderValueOption{header("cache-control", "no-store", overwrite)},
-			"authentication is temporarily unavailable\n"), nil
+		return Unavailable(), nil
 	}
 	return s.render(in, d), nil
+}
+
+// Unavailable is the answer to a Check that could not be decided: an in-band denial with status
+// UNAVAILABLE and a 503, never a gRPC error, so that failure_mode_allow cannot turn it into an allow.
+func Unavailable() *authv3.CheckResponse {
+	return denied(codes.Unavailable, http.StatusServiceUnavailable,
+		[]*corev3.HeaderValueOption{header("cache-control", "no-store", overwrite)},
+		"authentication is temporarily unavailable\n")
+}
+
+// Fallback answers a call whose handler ended without an answer (a recovered panic, see
+// recovery.Fallback): Check gets Unavailable, in band; any other method (health) a codes.Unavailable
+// error.
+func Fallback(fullMethod string) (any, error) {
+	if fullMethod == authv3.Authorization_Check_FullMethodName {
+		return Unavailable(), nil
+	}
+	return nil, status.Error(codes.Unavailable, "temporarily unavailable")
 }
 
 // incoming is the engine's request plus what the renderer needs from the original headers.

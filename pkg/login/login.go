@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,6 +52,11 @@ type Config struct {
 	Timeout         time.Duration     // per call to the provider; default 5s
 	MaxConcurrent   int               // token calls in flight at once; more wait (bounded by Timeout); default 64
 	Now             func() time.Time  // default time.Now
+	Logger          *slog.Logger      // default discards
+
+	// AllowUnverifiedEmail keeps an ID token's email even when its email_verified is not true. Off, such
+	// an address is dropped (Claims.Email is empty), so that nobody can claim an address they do not own.
+	AllowUnverifiedEmail bool
 }
 
 // Provider talks to one OIDC provider. It is built once at start-up and is safe for concurrent use.
@@ -65,6 +71,7 @@ type Provider struct {
 	logout     LogoutMode
 	discovery  string        // discovery document URL, fetched by Ping
 	slots      chan struct{} // caps concurrent token calls so a stampede cannot overrun the provider
+	log        *slog.Logger
 }
 
 // New discovers the provider at cfg.IssuerURL and returns a Provider for it. client may be nil for a
@@ -84,6 +91,9 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	}
 	if client == nil {
 		client = &http.Client{Timeout: cfg.Timeout}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.Timeout)
 	defer cancel()
@@ -114,6 +124,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		endSession: extra.EndSession,
 		discovery:  strings.TrimSuffix(cfg.IssuerURL, "/") + "/.well-known/openid-configuration",
 		slots:      make(chan struct{}, cfg.MaxConcurrent),
+		log:        cfg.Logger,
 	}
 	if cfg.Audience != "" {
 		p.authOpts = append(p.authOpts, oauth2.SetAuthURLParam("audience", cfg.Audience))
@@ -188,7 +199,7 @@ func Random() (string, error) {
 // Claims is what authbridge keeps from the ID token.
 type Claims struct {
 	Subject string
-	Email   string
+	Email   string // a well-formed address (ParseEmail) the provider verified; empty otherwise
 	Groups  []string
 	SID     string
 }

@@ -54,7 +54,7 @@ func newProvider(t *testing.T) *provider {
 func (p *provider) idToken(key *rsa.PrivateKey, override map[string]any) string {
 	c := map[string]any{
 		"iss": p.srv.URL, "sub": "auth0|alice", "aud": "client", "exp": now.Add(time.Hour).Unix(),
-		"iat": now.Unix(), "nonce": "n-123", "email": "alice@example.com", "sid": "sid-1",
+		"iat": now.Unix(), "nonce": "n-123", "email": "alice@example.com", "email_verified": true, "sid": "sid-1",
 		"https://example.com/groups": []string{"admin", "ops"},
 	}
 	for k, v := range override {

@@ -32,11 +32,33 @@ func (p *Provider) verify(ctx context.Context, raw, nonce string) (*Claims, erro
 	if (len(idt.Audience) > 1 || azp != "") && azp != p.cfg.ClientID {
 		return nil, fmt.Errorf("%w: azp is not this client", ErrInvalidToken)
 	}
-	claims := &Claims{Subject: idt.Subject}
-	_ = json.Unmarshal(c["email"], &claims.Email)
+	claims := &Claims{Subject: idt.Subject, Email: p.email(c)}
 	_ = json.Unmarshal(c["sid"], &claims.SID)
 	claims.Groups = stringList(c[p.cfg.GroupsClaim])
 	return claims, nil
+}
+
+// email returns the token's address if it may stand for the user: email_verified is JSON true (or
+// Config.AllowUnverifiedEmail is set) and the address is well-formed. Anything else is no address: an
+// unverified one could have been typed by anyone at sign-up, and a malformed one could be read as
+// another domain than the one it was verified at. The address itself is never logged.
+func (p *Provider) email(c map[string]json.RawMessage) string {
+	var addr string
+	if json.Unmarshal(c["email"], &addr) != nil || addr == "" {
+		return ""
+	}
+	var verified bool // a string "true" does not unmarshal into a bool: only JSON true verifies
+	if json.Unmarshal(c["email_verified"], &verified) != nil || !verified {
+		if !p.cfg.AllowUnverifiedEmail {
+			p.log.Debug("id token email is not verified, not used")
+			return ""
+		}
+	}
+	if _, _, ok := ParseEmail(addr); !ok {
+		p.log.Warn("id token email is malformed, not used")
+		return ""
+	}
+	return addr
 }
 
 // stringList reads a claim that is a list of strings or a single string; anything else is no groups.
