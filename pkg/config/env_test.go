@@ -17,6 +17,7 @@ func minimalEnv() []string {
 		"AUTHBRIDGE_OIDC_CLIENT_ID=authbridge",
 		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
 		"AUTHBRIDGE_SESSION_REDIS_URL=redis://127.0.0.1:6379",
+		"AUTHBRIDGE_SESSION_COOKIE_SECRET=" + testCookieKey,
 		"PATH=/usr/bin", "AUTHBRIDGEX=ignored", "NOT_AUTHBRIDGE_X=ignored", "NOEQUALS",
 	}
 }
@@ -129,7 +130,7 @@ func TestLoadEnvErrors(t *testing.T) {
 }
 
 func TestLoadNilEnvironUsesProcessEnv(t *testing.T) {
-	for _, kv := range minimalEnv()[:4] {
+	for _, kv := range minimalEnv()[:5] {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
@@ -168,5 +169,5 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		got := reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface()
 		require.Equal(t, reflect.ValueOf(s.want).Convert(f.typ).Interface(), got, f.key)
 	}
-	require.Len(t, seen, 39)
+	require.Len(t, seen, 41)
 }
