@@ -89,11 +89,17 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if cmd == "check-config" {
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "authbridge: warning: %s\n", w)
+		}
 		fmt.Fprintf(stdout, "configuration OK: issuer %s, client %s, store %s, listeners http %s grpc %s admin %s\n",
 			cfg.OIDC.IssuerURL, cfg.OIDC.ClientID, cfg.Session.Store, cfg.Listen.HTTP, cfg.Listen.GRPC, cfg.Listen.Admin)
 		return 0
 	}
 	log := newLogger(stderr, cfg.Log)
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	if err := serve(ctx, cfg, listeners{}, log); err != nil {
 		log.Error("authbridge stopped", "err", err)
 		return 1
