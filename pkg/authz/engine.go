@@ -64,7 +64,8 @@ type Options struct {
 	Policy    Policy
 	Redirects Domains // where the browser may return to; see Domains
 	// LoginKeys seal the pending logins that the pre-auth cookies carry: the first seals, every one
-	// opens (rotation: add the new key first, drop the old one after Lifetimes.Login). Each needs at least
+	// opens (rotation: add the new key last, then move it first, then drop the old one after
+	// Lifetimes.Login). Each needs at least
 	// 32 bytes, and every replica must have the same keys. Empty means a random key for this Engine
 	// alone, which is only right for a single process (the memory store).
 	LoginKeys [][]byte
@@ -163,15 +164,15 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	raw := cookieValue(r.Cookie, e.o.Cookie.Name)
 	if raw == "" {
-		return e.unauthenticated(ctx, r, "no session cookie")
+		return e.unauthenticated(r, "no session cookie")
 	}
 	t, err := session.ParseTicket(raw)
 	if err != nil {
-		return e.unauthenticated(ctx, r, "malformed session cookie")
+		return e.unauthenticated(r, "malformed session cookie")
 	}
 	s, err := e.o.Sessions.Load(ctx, t)
 	if errors.Is(err, session.ErrNotFound) {
-		return e.unauthenticated(ctx, r, "session not found")
+		return e.unauthenticated(r, "session not found")
 	}
 	if err != nil {
 		return nil, err
@@ -181,7 +182,7 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 		if err := e.o.Sessions.Delete(ctx, t); err != nil {
 			return nil, err
 		}
-		return e.unauthenticated(ctx, r, "session reached its maximum lifetime")
+		return e.unauthenticated(r, "session reached its maximum lifetime")
 	}
 	if e.refreshDue(s, now) {
 		fresh, d, err := e.refresh(ctx, r, t, s)

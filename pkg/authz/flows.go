@@ -15,7 +15,7 @@ import (
 // unauthenticated answers a request that has no usable session: browsers are sent to log in, everything
 // else gets 401 with a JSON body naming the login URL (a POST is never turned into a redirect that
 // would lose its body).
-func (e *Engine) unauthenticated(ctx context.Context, r *Request, reason string) (*Decision, error) {
+func (e *Engine) unauthenticated(r *Request, reason string) (*Decision, error) {
 	if !r.NoRedirect && isNavigation(r) {
 		d, err := e.start(r, r.URI)
 		if d != nil {

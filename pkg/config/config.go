@@ -162,10 +162,11 @@ type Cookie struct {
 	Secure bool `yaml:"secure"`
 	// Secret (session.cookie.secret) seals the pending logins that the short-lived pre-auth cookies carry
 	// (state, nonce, PKCE verifier, return URL). One or more keys of at least 32 characters each (e.g.
-	// `openssl rand -base64 32`), separated by commas or whitespace, newest first: the first seals, all
-	// open, so a key is rotated by putting the new one first and removing the old one after
-	// login_timeout. Every replica needs the same value. Required with store redis; with store memory,
-	// empty means a random key per process. Prefer SecretFile or the environment over the YAML file.
+	// `openssl rand -base64 32`), separated by commas or whitespace: the first seals, all open. To rotate
+	// during rolling updates: add the new key last ("old,new"), then move it first ("new,old"), then drop
+	// the old one after login_timeout. Every replica needs the same value. Required with store redis;
+	// with store memory, empty means a random key per process. Prefer SecretFile or the environment over
+	// the YAML file.
 	Secret Secret `yaml:"secret"`
 	// SecretFile (session.cookie.secret_file) is a file holding Secret (trailing newline trimmed; keys
 	// may be on separate lines). Load reads it into Secret and clears this field. Setting both is an

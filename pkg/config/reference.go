@@ -23,7 +23,7 @@ func keyDocs() map[string]string {
 		"session.cookie.name":          "session cookie name",
 		"session.cookie.domain":        "cookie domain shared with subdomains, e.g. example.com; default host-only",
 		"session.cookie.secure":        "Secure cookie attribute; false only for plain-http local testing",
-		"session.cookie.secret":        "keys (32+ characters, comma-separated, newest first) sealing the pre-auth login cookies; same on every replica; required with store redis",
+		"session.cookie.secret":        "keys (32+ characters, comma-separated; the first seals, all open) sealing the pre-auth login cookies; same on every replica; required with store redis",
 		"session.cookie.secret_file":   "file holding session.cookie.secret, trailing newline trimmed",
 		"session.idle_timeout":         "a session unused this long ends",
 		"session.max_lifetime":         "a session ends this long after login; at least idle_timeout",
