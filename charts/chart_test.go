@@ -65,6 +65,11 @@ func TestCIValuesLintAndRender(t *testing.T) {
 			require.ElementsMatch(t, append(slices.Clone(alwaysRendered), c.wantMore...), kinds(objs))
 
 			secrets := inlineSecrets(t, values)
+			if generated := generatedCookieSecret(t, objs); generated != "" {
+				require.Empty(t, secrets["cookie-secret"], "a given cookie secret is used as given")
+				require.Len(t, generated, 48, "the chart generates a cookie secret when none is given")
+				secrets["cookie-secret"] = generated
+			}
 			checkSecretsStayOut(t, objs, secrets)
 			checkConfigLoads(t, one[*corev1.ConfigMap](t, objs, fullname), authbridgePod(t, objs), secrets)
 			checkWorkloads(t, objs)
@@ -79,17 +84,29 @@ func inlineSecrets(t *testing.T, valuesFile string) map[string]string {
 	b, err := os.ReadFile(valuesFile)
 	require.NoError(t, err)
 	type secret struct{ Value string }
-	var v struct{ ClientSecret, RedisPassword, AdminToken secret }
+	var v struct{ ClientSecret, RedisPassword, AdminToken, CookieSecret secret }
 	require.NoError(t, yaml.Unmarshal(b, &v))
 	out := map[string]string{}
 	for file, s := range map[string]string{
 		"client-secret": v.ClientSecret.Value, "redis-password": v.RedisPassword.Value, "admin-token": v.AdminToken.Value,
+		"cookie-secret": v.CookieSecret.Value,
 	} {
 		if s != "" {
 			out[file] = s
 		}
 	}
 	return out
+}
+
+// generatedCookieSecret returns the cookie secret in the chart's Secret when the values gave none.
+func generatedCookieSecret(t *testing.T, objs []object) string {
+	t.Helper()
+	for _, s := range find[*corev1.Secret](objs) {
+		if v := string(s.Data["cookie-secret"]); v != "" && !strings.HasPrefix(v, "ci-cookie-secret") {
+			return v
+		}
+	}
+	return ""
 }
 
 // checkSecretsStayOut asserts that secrets reach the pod only through the Secret: never in a
@@ -133,7 +150,7 @@ func checkConfigLoads(t *testing.T, cm *corev1.ConfigMap, pod corev1.PodSpec, se
 				mounted[item.Path] = true
 				val := secrets[item.Path]
 				if val == "" {
-					val = "value-from-an-existing-secret"
+					val = "value-from-an-existing-secret-0123456789" // long enough for any secret
 				}
 				require.NoError(t, os.WriteFile(filepath.Join(dir, item.Path), []byte(val+"\n"), 0o600))
 			}

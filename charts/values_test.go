@@ -106,6 +106,7 @@ func chartOwned() map[string]bool {
 // chartSecrets maps each secret config key to the values block that feeds its *_file key.
 var chartSecrets = map[string]string{
 	"oidc.client_secret": "clientSecret", "session.redis.password": "redisPassword", "admin.token": "adminToken",
+	"session.cookie.secret": "cookieSecret",
 }
 
 // TestValuesFollowTheBinary keeps values.yaml and values.schema.json in step with pkg/config: every key
@@ -249,9 +250,11 @@ func keysOf(m map[string]string) []string {
 }
 
 // TestChecksumsRollPods: a config or secret change changes the pod template, anything else does not.
+// The cookie secret is set: a generated one is kept across upgrades by lookup in a cluster, but is new in
+// every render without one, as here.
 func TestChecksumsRollPods(t *testing.T) {
 	annotations := func(t *testing.T, set ...string) map[string]string {
-		var args []string
+		args := []string{"--set", "cookieSecret.value=" + strings.Repeat("c", 40)}
 		for _, s := range set {
 			args = append(args, "--set", s)
 		}
@@ -271,6 +274,7 @@ func TestChecksumsRollPods(t *testing.T) {
 		{"config change", "config.log.level=warn", true, false},
 		{"chart-owned config change", "ports.http=8080", true, false},
 		{"secret change", "clientSecret.value=rotated", false, true},
+		{"cookie secret rotated", "cookieSecret.value=" + strings.Repeat("n", 40) + `\,` + strings.Repeat("c", 40), false, true}, // --set needs the comma escaped
 		{"unrelated change", "replicaCount=3", false, false},
 	}
 	for _, tt := range tests {

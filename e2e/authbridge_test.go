@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
@@ -47,6 +48,7 @@ session:
     url: %s
   cookie:
     secure: false
+    secret_file: %s
 redirect:
   allowed_domains: [127.0.0.1]
 listen:
@@ -57,8 +59,10 @@ listen:
 log:
   level: debug
   format: text
-`, s.hydra.issuer, id, filepath.Join(dir, "client-secret"), base, s.redisURL, ab.http, ab.forwardAuth, ab.grpc, ab.admin)
+`, s.hydra.issuer, id, filepath.Join(dir, "client-secret"), base, s.redisURL, filepath.Join(dir, "cookie-secret"),
+			ab.http, ab.forwardAuth, ab.grpc, ab.admin)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "client-secret"), []byte(secret+"\n"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cookie-secret"), []byte(rand.Text()+rand.Text()+"\n"), 0o600))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "authbridge.yaml"), []byte(cfg), 0o600))
 		ab.proc, err = startProcess("authbridge", dir, baseEnv(dir), s.authbridge, "serve", "--config", "authbridge.yaml")
 		require.NoError(t, err)

@@ -41,7 +41,8 @@ var goldenCases = []string{
 type goldenVars map[string]string
 
 var (
-	setCookieRe  = regexp.MustCompile(`(authbridge(?:-login)?)=([^;"]+)`)
+	setCookieRe  = regexp.MustCompile(`(authbridge(?:-login-[A-Za-z0-9_\-]{8})?)=([^;"]+)`)
+	loginNameRe  = regexp.MustCompile(`authbridge-login-([A-Za-z0-9_\-]{8})`) // one cookie per login, tagged with its state
 	randomParam  = regexp.MustCompile(`\b(state|nonce|code_challenge)=[A-Za-z0-9_\-]+`)
 	bearerRe     = regexp.MustCompile(`Bearer ey[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+`)
 	idTokenParam = regexp.MustCompile(`id_token_hint=[A-Za-z0-9_\-.]+`)
@@ -91,16 +92,23 @@ func (v goldenVars) fill(t *testing.T, s string) string {
 func (v goldenVars) learn(t *testing.T, env *enginetest.Env, s string) string {
 	t.Helper()
 	for _, m := range setCookieRe.FindAllStringSubmatch(s, -1) {
-		key := map[string]string{"authbridge": "session", "authbridge-login": "login_cookie"}[m[1]]
-		v[key] = m[2]
+		if m[1] == "authbridge" {
+			v["session"] = m[2]
+		} else {
+			v["login_tag"], v["login_cookie"] = m[1][len("authbridge-login-"):], m[2]
+		}
 	}
 	if m := locationRe.FindStringSubmatch(s); m != nil && strings.HasPrefix(m[1], env.IDPURL+"authorize?") {
 		v["callback_uri"] = env.FollowToProvider(t, m[1])
 	}
 	s = setCookieRe.ReplaceAllStringFunc(s, func(c string) string {
 		name, _, _ := strings.Cut(c, "=")
-		return name + "={{" + map[string]string{"authbridge": "session", "authbridge-login": "login_cookie"}[name] + "}}"
+		if name == "authbridge" {
+			return name + "={{session}}"
+		}
+		return name + "={{login_cookie}}"
 	})
+	s = loginNameRe.ReplaceAllString(s, "authbridge-login-{{login_tag}}")
 	s = randomParam.ReplaceAllString(s, "$1={{random}}")
 	s = bearerRe.ReplaceAllString(s, "Bearer {{access_token}}")
 	s = idTokenParam.ReplaceAllString(s, "id_token_hint={{id_token}}")

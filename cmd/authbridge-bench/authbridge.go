@@ -138,9 +138,8 @@ func startAuthbridge(ctx context.Context, bin, redisURL string, extraEnv []strin
 		"AUTHBRIDGE_LISTEN_ADMIN="+addr(ports[2]),
 		"AUTHBRIDGE_LISTEN_FORWARD_AUTH="+addr(ports[3]),
 		"AUTHBRIDGE_LOG_LEVEL=warn",
-		// Every bench login comes from 127.0.0.1, and the instances share Redis, where the per-client
-		// bound on started logins is counted.
-		"AUTHBRIDGE_SESSION_LOGINS_PER_CLIENT=0",
+		// Seals the pending-login cookies; each instance finishes the logins it starts.
+		"AUTHBRIDGE_SESSION_COOKIE_SECRET="+rand.Text()+rand.Text(),
 	)
 	// exec keeps the last value of a repeated key, so --env overrides the settings above.
 	a.proc, err = startChild("authbridge", bin, []string{"serve"}, append(env, extraEnv...))

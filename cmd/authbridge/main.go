@@ -89,8 +89,11 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if cmd == "check-config" {
-		fmt.Fprintf(stdout, "configuration OK: issuer %s, client %s, store %s, listeners http %s grpc %s admin %s\n",
-			cfg.OIDC.IssuerURL, cfg.OIDC.ClientID, cfg.Session.Store, cfg.Listen.HTTP, cfg.Listen.GRPC, cfg.Listen.Admin)
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "authbridge: warning: %s\n", w)
+		}
+		fmt.Fprintf(stdout, "configuration OK: issuer %s, client %s, store %s, listeners http %s forward_auth %s grpc %s admin %s\n",
+			cfg.OIDC.IssuerURL, cfg.OIDC.ClientID, cfg.Session.Store, cfg.Listen.HTTP, cfg.Listen.ForwardAuth, cfg.Listen.GRPC, cfg.Listen.Admin)
 		if len(cfg.IgnoredEnv) > 0 {
 			fmt.Fprintf(stdout, "ignored %d Kubernetes service link variables: %s\n", len(cfg.IgnoredEnv), strings.Join(cfg.IgnoredEnv, ", "))
 		}
@@ -99,6 +102,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.Log)
 	if len(cfg.IgnoredEnv) > 0 {
 		log.Debug("ignored Kubernetes service link variables", "names", cfg.IgnoredEnv)
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
 	}
 	if err := serve(ctx, cfg, listeners{}, log); err != nil {
 		log.Error("authbridge stopped", "err", err)

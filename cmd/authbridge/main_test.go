@@ -29,6 +29,26 @@ oidc:
 session:
   redis:
     url: redis://127.0.0.1:6379
+  cookie:
+    secret: cookie-secret-value-of-32-characters
+`)
+	deprecated := write("deprecated.yaml", `
+oidc:
+  issuer_url: https://tenant.auth0.com/
+  client_id: abc
+  redirect_url: https://auth.example.com/oauth2/callback
+session:
+  store: memory
+  logins_per_client: 100
+`)
+	noKey := write("nokey.yaml", `
+oidc:
+  issuer_url: https://tenant.auth0.com/
+  client_id: abc
+  redirect_url: https://auth.example.com/oauth2/callback
+session:
+  redis:
+    url: redis://127.0.0.1:6379
 `)
 	bad := write("bad.yaml", `
 oidc:
@@ -53,6 +73,10 @@ session:
 		{"check-config ok", []string{"check-config", "--config", good}, 0, []string{"configuration OK", "https://tenant.auth0.com/"}, nil, ""},
 		{"check-config names every problem", []string{"check-config", "--config", bad}, 1, nil,
 			[]string{"oidc.issuer_url", "oidc.client_id", "oidc.redirect_url", "session.cookie.nmae"}, "super-secret-value"},
+		{"check-config warns about a deprecated key", []string{"check-config", "--config", deprecated}, 0, []string{"configuration OK"},
+			[]string{"warning: session.logins_per_client is deprecated and ignored"}, ""},
+		{"redis needs a cookie secret", []string{"check-config", "--config", noKey}, 1, nil,
+			[]string{"session.cookie.secret: required when session.store is redis"}, ""},
 		{"missing file", []string{"check-config", "--config", filepath.Join(dir, "nope.yaml")}, 1, nil, []string{"nope.yaml"}, ""},
 		{"serve with bad config does not start", []string{"serve", "--config", bad}, 1, nil, []string{"oidc.issuer_url"}, "super-secret-value"},
 	}
@@ -92,6 +116,7 @@ func TestCheckConfigWithServiceLinks(t *testing.T) {
 		"AUTHBRIDGE_OIDC_CLIENT_ID=abc",
 		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
 		"AUTHBRIDGE_SESSION_REDIS_URL=redis://127.0.0.1:6379",
+		"AUTHBRIDGE_SESSION_COOKIE_SECRET=0123456789abcdef0123456789abcdef",
 		"AUTHBRIDGE_SERVICE_HOST=10.96.12.34",
 		"AUTHBRIDGE_SERVICE_PORT=4180",
 		"AUTHBRIDGE_SERVICE_PORT_HTTP=4180",

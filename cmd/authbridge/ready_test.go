@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -36,7 +37,33 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// readState reads every view of readiness until two reads in a row agree, so that a probe landing
+// between the reads of one snapshot cannot make the views look inconsistent.
 func readState(t *testing.T, inst *instance, health healthpb.HealthClient) readyState {
+	t.Helper()
+	prev := readOnce(t, inst, health)
+	for {
+		st := readOnce(t, inst, health)
+		if st.status == prev.status && st.verbose == prev.verbose && maps.Equal(st.grpc, prev.grpc) &&
+			gauges(st.metrics) == gauges(prev.metrics) {
+			return st
+		}
+		prev = st
+	}
+}
+
+// gauges are the readiness lines of a metrics page.
+func gauges(metrics string) string {
+	var out []string
+	for _, l := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(l, "authbridge_ready ") || strings.HasPrefix(l, "authbridge_store_up ") || strings.HasPrefix(l, "authbridge_provider_up ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func readOnce(t *testing.T, inst *instance, health healthpb.HealthClient) readyState {
 	t.Helper()
 	st := readyState{grpc: map[string]healthpb.HealthCheckResponse_ServingStatus{}}
 	st.status, _ = get(t, inst.admin+"/readyz")
@@ -85,7 +112,8 @@ func TestServeReadiness(t *testing.T) {
 	inst.idpSrv.Close()
 	require.Eventually(t, func() bool {
 		st = readState(t, inst, health)
-		return strings.Contains(st.metrics, "\nauthbridge_provider_up 0\n")
+		// Both views, read one after the other, once the probe's result reached them.
+		return strings.Contains(st.metrics, "\nauthbridge_provider_up 0\n") && strings.Contains(st.verbose, "[-]provider")
 	}, probeWait, 20*time.Millisecond)
 	require.Equal(t, http.StatusOK, st.status)
 	require.Equal(t, "[+]store ok\n[-]provider unreachable (not required)\nreadyz: ok\n", st.verbose)

@@ -64,12 +64,12 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 			Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime,
 			RefreshAhead: cfg.Session.RefreshAhead, Login: cfg.Session.LoginTimeout,
 		},
-		Refresh:         authz.RefreshOptions{Wait: cfg.Session.RefreshWait, ReuseWindow: cfg.Session.RefreshReuseWindow},
-		Policy:          authz.Policy{EmailDomains: cfg.Policy.EmailDomains, Groups: cfg.Policy.Groups},
-		Redirects:       authz.Domains(cfg.RedirectDomains()),
-		LoginsPerClient: loginsPerClient(cfg.Session.LoginsPerClient),
-		Metrics:         authz.NewMetrics(reg),
-		Logger:          log,
+		Refresh:   authz.RefreshOptions{Wait: cfg.Session.RefreshWait, ReuseWindow: cfg.Session.RefreshReuseWindow},
+		Policy:    authz.Policy{EmailDomains: cfg.Policy.EmailDomains, Groups: cfg.Policy.Groups},
+		Redirects: authz.Domains(cfg.RedirectDomains()),
+		LoginKeys: cfg.Session.Cookie.Keys(), // none with the memory store: a random key, one process
+		Metrics:   authz.NewMetrics(reg),
+		Logger:    log,
 	})
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	g.Go(func() error { return sessions.Run(gctx) })
 	g.Go(func() error { return ready.Run(gctx) })
 	if m, ok := store.(*session.MemoryStore); ok {
-		g.Go(func() error { return m.Run(gctx) }) // frees expired sessions, logins and counters nobody reads again
+		g.Go(func() error { return m.Run(gctx) }) // frees expired sessions, markers and leases nobody reads again
 	}
 	g.Go(func() error {
 		<-gctx.Done()
@@ -209,14 +209,6 @@ func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Prov
 		case <-time.After(wait):
 		}
 	}
-}
-
-// loginsPerClient maps the config's 0 ("off") onto the engine's -1.
-func loginsPerClient(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
 }
 
 // adminAPI is the session admin API, or nil when no admin token is configured.

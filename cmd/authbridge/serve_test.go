@@ -40,6 +40,8 @@ type instance struct {
 const (
 	testSecret = "s3cr3t-client-value"
 	adminToken = "adm1n-t0ken-value"
+	// testCookieSecret seals the pending-login cookies (session.cookie.secret).
+	testCookieSecret = "c00kie-secret-value-of-at-least-32-chars"
 )
 
 func listen(t *testing.T) net.Listener {
@@ -77,6 +79,7 @@ func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 		"AUTHBRIDGE_OIDC_REDIRECT_URL=" + httpURL + "/oauth2/callback",
 		"AUTHBRIDGE_OIDC_AUDIENCE=https://api.test",
 		"AUTHBRIDGE_SESSION_REDIS_URL=" + rs.URL(),
+		"AUTHBRIDGE_SESSION_COOKIE_SECRET=" + testCookieSecret,
 		"AUTHBRIDGE_SESSION_COOKIE_SECURE=false",
 		"AUTHBRIDGE_REDIRECT_ALLOWED_DOMAINS=127.0.0.1,app.test",
 		"AUTHBRIDGE_LOG_LEVEL=debug",
@@ -215,6 +218,7 @@ func TestServeLoginAllowAndRedisOutage(t *testing.T) {
 	require.Contains(t, logs, `"msg":"login"`)
 	for name, secret := range map[string]string{
 		"cookie value": cookie.Value, "access token": strings.TrimPrefix(bearer, "Bearer "), "client secret": testSecret,
+		"cookie secret": testCookieSecret,
 	} {
 		require.NotContains(t, logs, secret, "the log must not contain the %s", name)
 	}

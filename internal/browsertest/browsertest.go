@@ -81,4 +81,4 @@ func Fatal(t *testing.T, ctx context.Context, err error) {
 
 // secretsOnPage finds tokens and session cookies on a page (the echo upstreams show the headers they
 // got), to keep them out of test output.
-var secretsOnPage = regexp.MustCompile(`Bearer [A-Za-z0-9_\-.]+|authbridge(-login)?=[^;\s"]+`)
+var secretsOnPage = regexp.MustCompile(`Bearer [A-Za-z0-9_\-.]+|authbridge(-login(-[A-Za-z0-9_\-]+)?)?=[^;\s"]+`)

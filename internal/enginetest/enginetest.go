@@ -4,6 +4,7 @@ package enginetest
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -128,6 +129,10 @@ func New(t testing.TB, o Options) *Env {
 	if eo.Redirects == nil {
 		eo.Redirects = authz.Domains{AppHost}
 	}
+	if eo.LoginKeys == nil {
+		// One key for the Env, so that Replica opens the login cookies this engine seals.
+		eo.LoginKeys = [][]byte{[]byte(rand.Text() + rand.Text())}
+	}
 	e, err := authz.New(eo)
 	require.NoError(t, err)
 	return &Env{Clock: clock, IDP: idp, IDPURL: issuer, Provider: p, Store: o.Store, Sessions: eo.Sessions, Engine: e,
@@ -148,8 +153,18 @@ func newProvider(t testing.TB, issuer string, clock *Clock, client *http.Client,
 // a second authbridge replica.
 func (e *Env) Replica(t testing.TB) *authz.Engine {
 	t.Helper()
+	return e.ReplicaWith(t, nil)
+}
+
+// ReplicaWith is Replica with its options changed by edit first (nil changes nothing): e.g. other login
+// keys, as a replica mid-rotation or another deployment has.
+func (e *Env) ReplicaWith(t testing.TB, edit func(*authz.Options)) *authz.Engine {
+	t.Helper()
 	o := e.options
 	o.Provider = newProvider(t, e.IDPURL, e.Clock, e.client, e.allowUnverified)
+	if edit != nil {
+		edit(&o)
+	}
 	eng, err := authz.New(o)
 	require.NoError(t, err)
 	return eng

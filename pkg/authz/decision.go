@@ -52,7 +52,7 @@ type Request struct {
 	FetchMode  string // the client's Sec-Fetch-Mode header
 	Cookie     string // the client's Cookie header(s), joined with "; "
 	NoRedirect bool   // the gateway cannot pass a 3xx to the browser (nginx auth_request): answer 401 instead
-	Client     string // the client's address as the gateway saw it; bounds logins started per client
+	Client     string // the client's address as the gateway saw it; for logs of suspicious requests
 }
 
 // Decision is what the engine concluded about one request. Fronts render it; it holds no protocol types.

@@ -21,8 +21,8 @@ const (
 	PathSignOut  = "/oauth2/sign_out"
 )
 
-// CookieOptions says how the session cookie is written. The pending-login cookie shares its attributes
-// and adds "-login" to its name.
+// CookieOptions says how the session cookie is written. The pending-login cookies share its attributes;
+// each adds "-login-" and a short tag of its login's state to the name.
 type CookieOptions struct {
 	Name   string // e.g. "__Host-authbridge"
 	Domain string // empty for a host-only cookie
@@ -63,21 +63,25 @@ type Options struct {
 	Refresh   RefreshOptions
 	Policy    Policy
 	Redirects Domains // where the browser may return to; see Domains
-	// LoginsPerClient bounds the logins one client address may start per Lifetimes.Login window, so
-	// unauthenticated traffic cannot fill the store with pending logins. 0 means 100; -1 no limit.
-	LoginsPerClient int
-	Metrics         *Metrics         // may be nil
-	Logger          *slog.Logger     // may be nil
-	Now             func() time.Time // may be nil
+	// LoginKeys seal the pending logins that the pre-auth cookies carry: the first seals, every one
+	// opens (rotation: add the new key last, then move it first, then drop the old one after
+	// Lifetimes.Login). Each needs at least
+	// 32 bytes, and every replica must have the same keys. Empty means a random key for this Engine
+	// alone, which is only right for a single process (the memory store).
+	LoginKeys [][]byte
+	Metrics   *Metrics         // may be nil
+	Logger    *slog.Logger     // may be nil
+	Now       func() time.Time // may be nil
 }
 
 // Engine decides. It is safe for concurrent use.
 type Engine struct {
-	o         Options
-	log       *slog.Logger
-	now       func() time.Time
-	loginName string
-	refreshes singleflight.Group // one refresh per session per process
+	o           Options
+	log         *slog.Logger
+	now         func() time.Time
+	sealer      *sealer
+	loginPrefix string             // name of the pending-login cookies before their state tag
+	refreshes   singleflight.Group // one refresh per session per process
 }
 
 // New returns an Engine. Sessions and Provider are required.
@@ -88,15 +92,19 @@ func New(o Options) (*Engine, error) {
 	if o.Cookie.Name == "" {
 		return nil, errors.New("authz: cookie name is required")
 	}
-	e := &Engine{o: o, log: o.Logger, now: o.Now, loginName: o.Cookie.Name + "-login"}
+	sl, err := newSealer(o.LoginKeys)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{o: o, log: o.Logger, now: o.Now, sealer: sl, loginPrefix: o.Cookie.Name + "-login-"}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
-	if e.o.LoginsPerClient == 0 {
-		e.o.LoginsPerClient = 100
+	if e.o.Lifetimes.Login <= 0 {
+		e.o.Lifetimes.Login = 10 * time.Minute
 	}
 	if e.o.Refresh.Wait <= 0 {
 		e.o.Refresh.Wait = 2 * time.Second
@@ -111,8 +119,11 @@ func New(o Options) (*Engine, error) {
 }
 
 // OwnsCookie reports whether a cookie of this name belongs to authbridge, so fronts can keep it from
-// the upstream.
-func (e *Engine) OwnsCookie(name string) bool { return name == e.o.Cookie.Name || name == e.loginName }
+// the upstream: the session cookie, the pending-login cookies, and the single "-login" cookie that
+// versions before the sealed pending logins set (a browser may still send it for a few minutes).
+func (e *Engine) OwnsCookie(name string) bool {
+	return name == e.o.Cookie.Name || strings.HasPrefix(name, e.loginPrefix) || name == e.o.Cookie.Name+"-login"
+}
 
 // UpstreamCookie is the Cookie header the upstream gets: cookie without authbridge's own cookies (the
 // session and pending-login cookies), which are the browser's credentials and no business of the app.
@@ -174,8 +185,8 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 }
 
 // decide runs the steps in order: sign-out, login start, callback, then the session check. A gateway
-// that cannot pass a redirect on (nginx auth_request) never gets these flows: they act on the store
-// (consume a state, delete a session) and their answer would be lost.
+// that cannot pass a redirect on (nginx auth_request) never gets these flows: they set cookies or act
+// on the store (mark a state used, delete a session), and their answer would be lost.
 func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	if r.NoRedirect {
 		return e.check(ctx, r)
@@ -184,7 +195,7 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	case PathSignOut:
 		return e.signOut(ctx, r)
 	case PathStart:
-		return e.start(ctx, r, queryParam(r.URI, "rd"))
+		return e.start(r, queryParam(r.URI, "rd"))
 	case PathCallback:
 		return e.callback(ctx, r)
 	}
@@ -195,15 +206,15 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	raw := cookieValue(r.Cookie, e.o.Cookie.Name)
 	if raw == "" {
-		return e.unauthenticated(ctx, r, "no session cookie")
+		return e.unauthenticated(r, "no session cookie")
 	}
 	t, err := session.ParseTicket(raw)
 	if err != nil {
-		return e.unauthenticated(ctx, r, "malformed session cookie")
+		return e.unauthenticated(r, "malformed session cookie")
 	}
 	s, err := e.o.Sessions.Load(ctx, t)
 	if errors.Is(err, session.ErrNotFound) {
-		return e.unauthenticated(ctx, r, "session not found")
+		return e.unauthenticated(r, "session not found")
 	}
 	if err != nil {
 		return nil, err
@@ -213,7 +224,7 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 		if err := e.o.Sessions.Delete(ctx, t); err != nil {
 			return nil, err
 		}
-		return e.unauthenticated(ctx, r, "session reached its maximum lifetime")
+		return e.unauthenticated(r, "session reached its maximum lifetime")
 	}
 	if e.refreshDue(s, now) {
 		fresh, d, err := e.refresh(ctx, r, t, s)

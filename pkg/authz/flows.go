@@ -2,13 +2,11 @@ package authz
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
+	"time"
 
 	"github.com/authbridge/authbridge/pkg/login"
 	"github.com/authbridge/authbridge/pkg/session"
@@ -17,9 +15,9 @@ import (
 // unauthenticated answers a request that has no usable session: browsers are sent to log in, everything
 // else gets 401 with a JSON body naming the login URL (a POST is never turned into a redirect that
 // would lose its body).
-func (e *Engine) unauthenticated(ctx context.Context, r *Request, reason string) (*Decision, error) {
+func (e *Engine) unauthenticated(r *Request, reason string) (*Decision, error) {
 	if !r.NoRedirect && isNavigation(r) {
-		d, err := e.start(ctx, r, r.URI)
+		d, err := e.start(r, r.URI)
 		if d != nil {
 			d.Reason = reason + "; login started"
 		}
@@ -32,56 +30,51 @@ func (e *Engine) unauthenticated(ctx context.Context, r *Request, reason string)
 	return d, nil
 }
 
-// start begins a login: a pending login bound to this browser by the pre-auth cookie, and a redirect
-// to the provider. rd is where the browser goes afterwards; it is validated now.
-func (e *Engine) start(ctx context.Context, r *Request, rd string) (*Decision, error) {
+// start begins a login: the pending login (state, nonce, PKCE verifier, return URL) is sealed into a
+// short-lived cookie of its own, and the browser goes to the provider. Nothing is written to the store, so
+// unauthenticated traffic can neither fill it nor use up anyone's budget. rd is where the browser goes
+// afterwards; it is validated now.
+func (e *Engine) start(r *Request, rd string) (*Decision, error) {
+	if len(rd) > MaxReturnURL {
+		return returnTooLong(), nil
+	}
 	returnTo := e.o.Redirects.Clean(rd, origin(r))
 	if returnTo == "" {
 		returnTo = "/"
 	}
-	if r.Client != "" && e.o.LoginsPerClient > 0 {
-		n, err := e.o.Sessions.CountLogin(ctx, r.Client, e.o.Lifetimes.Login)
-		if err != nil {
-			return nil, err
-		}
-		if n > int64(e.o.LoginsPerClient) {
-			if n == int64(e.o.LoginsPerClient)+1 {
-				e.log.Warn("too many logins started from one client", "limit", e.o.LoginsPerClient)
-			}
-			d := deny(http.StatusTooManyRequests, "too many logins started from your address; please try again in a few minutes\n",
-				"text/plain; charset=utf-8", "login limit per client")
-			d.Header.Set("Retry-After", strconv.Itoa(int(e.o.Lifetimes.Login.Seconds())))
-			return d, nil
-		}
+	if len(returnTo) > maxCleanReturn {
+		return returnTooLong(), nil
 	}
 	a, err := e.o.Provider.Start()
 	if err != nil {
 		return nil, err
 	}
-	// One pre-auth cookie per browser, reused while it lives, so logins in several tabs do not
-	// overwrite each other's binding.
-	binding := cookieValue(r.Cookie, e.loginName)
-	if len(binding) < 32 {
-		if binding, err = login.Random(); err != nil {
-			return nil, err
-		}
+	now := e.now()
+	name := e.pendingName(a.State)
+	value, err := e.sealer.seal(name, &pendingLogin{State: a.State, Nonce: a.Nonce, Verifier: a.Verifier, ReturnTo: returnTo, Created: now})
+	if err != nil {
+		return nil, fmt.Errorf("seal pending login: %w", err)
 	}
-	p := &session.Pending{Binding: bindingHash(binding), Nonce: a.Nonce, Verifier: a.Verifier, ReturnTo: returnTo, Created: e.now()}
-	if err := e.o.Sessions.PutPending(ctx, a.State, p, e.o.Lifetimes.Login); err != nil {
-		return nil, err
+	drop := e.dropOldLogins(r.Cookie, len(value), now)
+	cookies := make([]*http.Cookie, 0, len(drop)+1)
+	for _, n := range drop {
+		cookies = append(cookies, e.cookie(n, "", -1))
 	}
+	cookies = append(cookies, e.cookie(name, value, int(e.o.Lifetimes.Login.Seconds())))
 	return &Decision{
 		Outcome:  Redirect,
 		Status:   http.StatusFound,
 		Location: a.URL,
-		Cookies:  []*http.Cookie{e.cookie(e.loginName, binding, int(e.o.Lifetimes.Login.Seconds()))},
+		Cookies:  cookies,
 		Header:   http.Header{"Cache-Control": {"no-store"}},
 		Reason:   "login started",
 	}, nil
 }
 
-// callback finishes a login: the state must name a pending login started by this very browser, the
-// code is exchanged with its PKCE verifier, and the ID token must carry its nonce.
+// callback finishes a login: the state must name a pending login sealed into a cookie of this very
+// browser, not expired; the code is exchanged with its PKCE verifier, and the ID token must carry its
+// nonce. Only then does the store see the login: a single-use marker under the hash of the state, so
+// that the same callback cannot complete twice, and the new session.
 func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 	q := query(r.URI)
 	if q.Get("error") != "" {
@@ -93,32 +86,41 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 	if state == "" || code == "" {
 		return badLogin("callback without state or code"), nil
 	}
-	p, err := e.o.Sessions.TakePending(ctx, state)
-	if errors.Is(err, session.ErrNotFound) {
-		e.log.Warn("callback for unknown or used state", "host", r.Host)
-		return badLogin("unknown, expired or replayed state"), nil
-	}
+	p, err := e.takePending(r.Cookie, state)
 	if err != nil {
-		return nil, err
+		// Another browser, a tampered or expired-and-dropped cookie, or a replay after the cookie was
+		// cleared: all look the same here, and none is worth more than a Warn (never with the value).
+		e.log.Warn("callback without a matching pending login in this browser", "host", r.Host, "client", r.Client)
+		return badLogin("no pending login for this state in this browser"), nil
 	}
-	binding := cookieValue(r.Cookie, e.loginName)
-	if binding == "" || subtle.ConstantTimeCompare([]byte(bindingHash(binding)), []byte(p.Binding)) != 1 {
-		e.log.Warn("callback from a browser that did not start the login", "host", r.Host)
-		return badLogin("state not bound to this browser"), nil
+	clear := e.cookie(e.pendingName(state), "", -1)
+	now := e.now()
+	if e.loginExpired(p, now) {
+		e.log.Warn("callback for an expired login", "host", r.Host, "client", r.Client)
+		return withCookie(badLogin("login expired"), clear), nil
 	}
 	tok, err := e.o.Provider.Exchange(ctx, code, p.Verifier, p.Nonce)
 	if errors.Is(err, login.ErrInvalidGrant) || errors.Is(err, login.ErrInvalidToken) {
-		e.log.Warn("login refused", "err", err)
-		return badLogin("code exchange or id token refused"), nil
+		e.log.Warn("login refused", "err", err, "client", r.Client)
+		return withCookie(badLogin("code exchange or id token refused"), clear), nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	// The marker is written only now, after the provider accepted the code: a callback that is merely
+	// well-formed (a cookie anyone can get from /oauth2/start, any code) writes nothing.
+	first, err := e.o.Sessions.Once(ctx, "login", state, max(p.Created.Add(e.o.Lifetimes.Login).Sub(now), time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if !first {
+		e.log.Warn("callback replayed", "host", r.Host, "client", r.Client)
+		return withCookie(badLogin("replayed state"), clear), nil
 	}
 	t, err := session.NewTicket()
 	if err != nil {
 		return nil, err
 	}
-	now := e.now()
 	s := &session.Session{
 		Subject: tok.Claims.Subject, Email: tok.Claims.Email, Groups: tok.Claims.Groups, SID: tok.Claims.SID,
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: tok.IDToken,
@@ -139,7 +141,7 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 		Outcome:  Redirect,
 		Status:   http.StatusFound,
 		Location: p.ReturnTo,
-		Cookies:  []*http.Cookie{e.cookie(e.o.Cookie.Name, t.String(), maxAge), e.cookie(e.loginName, "", -1)},
+		Cookies:  []*http.Cookie{e.cookie(e.o.Cookie.Name, t.String(), maxAge), clear},
 		Header:   http.Header{"Cache-Control": {"no-store"}},
 		Reason:   "login complete",
 	}, nil
@@ -194,9 +196,16 @@ func (e *Engine) cookie(name, value string, maxAge int) *http.Cookie {
 	}
 }
 
-func bindingHash(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+// withCookie adds a cookie to set (or clear) to d.
+func withCookie(d *Decision, c *http.Cookie) *Decision {
+	d.Cookies = append(d.Cookies, c)
+	return d
+}
+
+// returnTooLong refuses a login whose return URL is over MaxReturnURL, before anything is set or stored.
+func returnTooLong() *Decision {
+	return deny(http.StatusRequestURITooLong, "the address to return to after login is too long\n",
+		"text/plain; charset=utf-8", "return URL too long")
 }
 
 func badLogin(reason string) *Decision {

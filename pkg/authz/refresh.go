@@ -33,7 +33,7 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 		if now.Before(s.Expiry) {
 			return s, nil, nil
 		}
-		d, err := e.unauthenticated(ctx, r, "access token expired and no refresh token")
+		d, err := e.unauthenticated(r, "access token expired and no refresh token")
 		return nil, d, err
 	}
 	// One refresh per session in this process; the lease makes it one across processes. The work is
@@ -66,14 +66,14 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 	case err == nil:
 		return res.Val.(*session.Session), nil, nil
 	case errors.Is(err, session.ErrNotFound):
-		d, err := e.unauthenticated(ctx, r, "session ended while refreshing")
+		d, err := e.unauthenticated(r, "session ended while refreshing")
 		return nil, d, err
 	case errors.Is(err, login.ErrInvalidGrant), errors.Is(err, login.ErrInvalidToken):
 		e.log.Info("refresh refused, session ends", "session", t.LogID(), "err", err)
 		if derr := e.o.Sessions.Delete(ctx, t); derr != nil {
 			return nil, nil, derr
 		}
-		d, err := e.unauthenticated(ctx, r, "refresh refused by provider")
+		d, err := e.unauthenticated(r, "refresh refused by provider")
 		return nil, d, err
 	case now.Before(s.Expiry):
 		// The provider (or the other replica) is slow or down, but the token still works: use it.

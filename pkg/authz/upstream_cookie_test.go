@@ -21,6 +21,7 @@ func TestUpstreamCookie(t *testing.T) {
 		{"a=1; authbridge=x; b=2", "a=1; b=2", true},
 		{"authbridge=x;a=1;;  authbridge-login=y ; b=2", "a=1; b=2", true},
 		{"xauthbridge=1; authbridge-loginx=2", "xauthbridge=1; authbridge-loginx=2", false},
+		{"a=1; authbridge-login-AbCd1234=y; authbridge-login-x_Yz9876=z", "a=1", true}, // one per login in progress
 		{"", "", false},
 		{"authbridge=x; authbridge=y", "", true},
 		{" authbridge=x", "", true},

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Sentinel errors. Every error from Load and Validate wraps one of them (or an fs error for an unreadable
@@ -122,9 +123,10 @@ type Session struct {
 	// RefreshWait (session.refresh_wait) is how long a request waits for another replica that is already
 	// refreshing the same session before it uses the still-valid token or answers 503. Default: 2s.
 	RefreshWait time.Duration `yaml:"refresh_wait"`
-	// LoginsPerClient (session.logins_per_client) bounds how many logins one client address may start per
-	// login_timeout window (more get 429), so unauthenticated traffic cannot fill Redis with pending
-	// logins. 0 turns the bound off. Default: 100.
+	// LoginsPerClient (session.logins_per_client) is deprecated and ignored: it bounded the logins one
+	// client address could start, which let anyone lock a whole NAT out. Starting a login no longer writes
+	// to the store, so there is nothing to bound. Accepted so that old configs still start; a non-zero
+	// value is reported by Warnings. Default: 0.
 	LoginsPerClient int `yaml:"logins_per_client"`
 	// CacheTTL (session.cache_ttl) keeps sessions in process memory for this long, so most checks skip
 	// the Redis round trip. Entries never outlive the access token; sign-out and back-channel logout
@@ -168,6 +170,47 @@ type Cookie struct {
 	// Secure (session.cookie.secure) marks the cookie Secure. Default: true; false only for plain-http
 	// local testing.
 	Secure bool `yaml:"secure"`
+	// Secret (session.cookie.secret) seals the pending logins that the short-lived pre-auth cookies carry
+	// (state, nonce, PKCE verifier, return URL). One or more keys of at least 32 characters each (e.g.
+	// `openssl rand -base64 32`), separated by commas or whitespace: the first seals, all open. To rotate
+	// during rolling updates: add the new key last ("old,new"), then move it first ("new,old"), then drop
+	// the old one after login_timeout. Every replica needs the same value. Required with store redis;
+	// with store memory, empty means a random key per process. Prefer SecretFile or the environment over
+	// the YAML file.
+	Secret Secret `yaml:"secret"`
+	// SecretFile (session.cookie.secret_file) is a file holding Secret (trailing newline trimmed; keys
+	// may be on separate lines). Load reads it into Secret and clears this field. Setting both is an
+	// error.
+	SecretFile string `yaml:"secret_file"`
+}
+
+// MinCookieKey is the shortest key session.cookie.secret accepts, in bytes.
+const MinCookieKey = 32
+
+// Keys returns the keys in Secret, newest first; nil when it is empty. Call it only to hand the keys to
+// the engine's options.
+func (ck Cookie) Keys() [][]byte {
+	var keys [][]byte
+	for _, k := range splitKeys(ck.Secret.Reveal()) {
+		keys = append(keys, []byte(k))
+	}
+	return keys
+}
+
+func splitKeys(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
+
+// Warnings returns what is accepted but should be changed: deprecated keys that no longer do anything.
+// Load does not fail on them; the caller logs them at start-up.
+func (c *Config) Warnings() []string {
+	var w []string
+	if c.Session.LoginsPerClient != 0 {
+		w = append(w, "session.logins_per_client is deprecated and ignored: starting a login no longer writes "+
+			"to the session store, so nothing needs a per-address bound (which let one client lock out everyone "+
+			"behind the same address); remove the key")
+	}
+	return w
 }
 
 // Listen is the listen addresses (listen.*), each host:port with an optional host; all four must differ.
@@ -243,15 +286,14 @@ func defaults() *Config {
 			Timeout:     5 * time.Second,
 		},
 		Session: Session{
-			Store:           "redis",
-			Cookie:          Cookie{Secure: true},
-			IdleTimeout:     24 * time.Hour,
-			MaxLifetime:     168 * time.Hour,
-			RefreshAhead:    60 * time.Second,
-			LoginTimeout:    10 * time.Minute,
-			RefreshWait:     2 * time.Second,
-			LoginsPerClient: 100,
-			CacheTTL:        5 * time.Second,
+			Store:        "redis",
+			Cookie:       Cookie{Secure: true},
+			IdleTimeout:  24 * time.Hour,
+			MaxLifetime:  168 * time.Hour,
+			RefreshAhead: 60 * time.Second,
+			LoginTimeout: 10 * time.Minute,
+			RefreshWait:  2 * time.Second,
+			CacheTTL:     5 * time.Second,
 		},
 		Listen: Listen{HTTP: ":4180", ForwardAuth: ":4181", GRPC: ":9191", Admin: ":9090"},
 		TrustedProxies: []string{

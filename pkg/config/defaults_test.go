@@ -61,6 +61,14 @@ func TestValidateRules(t *testing.T) {
 		{"redis url password redacted", func(c *Config) { c.Session.Redis.URL = "tcp://u:" + marker + "@r:1" }, `"tcp://u:xxxxx@r:1"`},
 		{"cluster addrs", func(c *Config) { c.Session.Redis.URL, c.Session.Redis.Addrs = "", []string{"r0:6379", "[::1]:6379"} }, ""},
 		{"memory ignores redis", func(c *Config) { c.Session.Store, c.Session.Redis.URL = "memory", "" }, ""},
+		{"memory needs no cookie secret", func(c *Config) { c.Session.Store, c.Session.Cookie.Secret = "memory", "" }, ""},
+		{"redis needs a cookie secret", func(c *Config) { c.Session.Cookie.Secret = "" }, "missing: session.cookie.secret: required when session.store is redis"},
+		{"cookie secret file counts as set", func(c *Config) { c.Session.Cookie.Secret, c.Session.Cookie.SecretFile = "", "/run/key" }, ""},
+		{"short cookie key", func(c *Config) { c.Session.Cookie.Secret = Secret(marker[:20]) }, "key 1 of 1 has 20 characters; each needs at least 32"},
+		{"rotated cookie keys", func(c *Config) { c.Session.Cookie.Secret = testCookieKey + ", \n" + marker + marker }, ""},
+		{"short old cookie key", func(c *Config) { c.Session.Cookie.Secret = Secret(testCookieKey + "," + marker[:5]) }, "key 2 of 2 has 5 characters"},
+		{"cookie secret of separators", func(c *Config) { c.Session.Cookie.Secret = " ,\n" }, "session.cookie.secret: holds no key"},
+		{"deprecated logins per client is no error", func(c *Config) { c.Session.LoginsPerClient = -3 }, ""},
 		{"listen same port different hosts", func(c *Config) { c.Listen.HTTP, c.Listen.GRPC = "127.0.0.1:80", "127.0.0.2:80" }, ""},
 		{"listen wildcard conflict", func(c *Config) { c.Listen.HTTP, c.Listen.GRPC = "127.0.0.1:80", ":80" }, "listen.grpc"},
 		{"listen port zero twice", func(c *Config) { c.Listen.HTTP, c.Listen.GRPC = "127.0.0.1:0", "127.0.0.1:0" }, ""},
@@ -77,6 +85,7 @@ func TestValidateRules(t *testing.T) {
 			c.OIDC.ClientID = "x"
 			c.OIDC.RedirectURL = "https://auth.example.com/oauth2/callback"
 			c.Session.Redis.URL = "redis://r:6379"
+			c.Session.Cookie.Secret = testCookieKey
 			tt.edit(c)
 			err := c.Validate()
 			if tt.wantMsg == "" {
@@ -110,7 +119,8 @@ func TestReference(t *testing.T) {
 		"session.max_lifetime":      "168h",
 		"session.refresh_ahead":     "1m",
 		"session.login_timeout":     "10m",
-		"session.logins_per_client": "100",
+		"session.logins_per_client": "0",
+		"session.cookie.secret":     "",
 		"listen.http":               ":4180",
 		"listen.forward_auth":       ":4181",
 		"listen.grpc":               ":9191",
@@ -124,4 +134,15 @@ func TestReference(t *testing.T) {
 	require.Contains(t, byKey["session.cookie.name"].Default, HostCookieName)
 	require.Equal(t, "duration", byKey["oidc.timeout"].Kind)
 	require.Equal(t, "AUTHBRIDGE_OIDC_CLIENT_SECRET_FILE", byKey["oidc.client_secret_file"].Env)
+}
+
+// TestWarnings: a deprecated key still loads, and says so, so that an old config keeps starting.
+func TestWarnings(t *testing.T) {
+	c, err := Load("", minimalEnv())
+	require.NoError(t, err)
+	require.Empty(t, c.Warnings())
+	c, err = Load("", withEnv("AUTHBRIDGE_SESSION_LOGINS_PER_CLIENT=100"))
+	require.NoError(t, err)
+	require.Len(t, c.Warnings(), 1)
+	require.Contains(t, c.Warnings()[0], "session.logins_per_client is deprecated and ignored")
 }

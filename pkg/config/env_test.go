@@ -19,6 +19,7 @@ func minimalEnv() []string {
 		"AUTHBRIDGE_OIDC_CLIENT_ID=authbridge",
 		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
 		"AUTHBRIDGE_SESSION_REDIS_URL=redis://127.0.0.1:6379",
+		"AUTHBRIDGE_SESSION_COOKIE_SECRET=" + testCookieKey,
 		"PATH=/usr/bin", "AUTHBRIDGEX=ignored", "NOT_AUTHBRIDGE_X=ignored", "NOEQUALS",
 	}
 }
@@ -131,7 +132,7 @@ func TestLoadEnvErrors(t *testing.T) {
 }
 
 func TestLoadNilEnvironUsesProcessEnv(t *testing.T) {
-	for _, kv := range minimalEnv()[:4] {
+	for _, kv := range minimalEnv()[:5] {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
@@ -170,7 +171,7 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		got := reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface()
 		require.Equal(t, reflect.ValueOf(s.want).Convert(f.typ).Interface(), got, f.key)
 	}
-	require.Len(t, seen, 41)
+	require.Len(t, seen, 43)
 }
 
 // serviceLinks is what the kubelet injects for a Service named authbridge (cluster IP 10.96.12.34, ports

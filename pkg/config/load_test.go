@@ -86,12 +86,13 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"invalid value: session.cookie.secure",
 		"invalid value: session.max_lifetime",
 		"missing: session.redis.url",
+		"missing: session.cookie.secret",
 		"invalid value: listen.grpc",
 		"invalid value: log.level",
 	} {
 		require.Contains(t, msg, want)
 	}
-	require.Len(t, strings.Split(msg, "\n"), 10, msg)
+	require.Len(t, strings.Split(msg, "\n"), 11, msg)
 	for _, sentinel := range []error{ErrUnknownKey, ErrMissing, ErrInvalidValue} {
 		require.ErrorIs(t, err, sentinel)
 	}
@@ -112,7 +113,10 @@ func TestLoadValidFull(t *testing.T) {
 	require.True(t, c.OIDC.AllowUnverifiedEmail)
 	require.Equal(t, Redis{Addrs: []string{"sentinel-0:26379", "sentinel-1:26379"}, MasterName: "mymaster",
 		Password: Secret("redis-" + marker)}, c.Session.Redis, "CRLF trimmed from the password file")
-	require.Equal(t, Cookie{Name: "_ab", Domain: ".example.com", Secure: true}, c.Session.Cookie)
+	require.Equal(t, Cookie{Name: "_ab", Domain: ".example.com", Secure: true,
+		Secret: Secret("cookie-new-key-" + marker + "\ncookie-old-key-" + marker)}, c.Session.Cookie)
+	require.Equal(t, [][]byte{[]byte("cookie-new-key-" + marker), []byte("cookie-old-key-" + marker)}, c.Session.Cookie.Keys(),
+		"keys newest first, one per line of the file")
 	require.Equal(t, 30*time.Minute, c.Session.IdleTimeout)
 	require.Equal(t, 12*time.Hour, c.Session.MaxLifetime)
 	require.Equal(t, 2*time.Minute, c.Session.RefreshAhead)
@@ -135,6 +139,7 @@ func TestLoadValidMinimal(t *testing.T) {
 	want.OIDC.ClientID = "authbridge"
 	want.OIDC.RedirectURL = "https://auth.example.com/oauth2/callback"
 	want.Session.Redis.URL = "redis://redis:6379/0"
+	want.Session.Cookie.Secret = testCookieKey
 	want.TrustedProxyPrefixes = c.TrustedProxyPrefixes
 	require.Equal(t, want, c)
 	require.Len(t, c.TrustedProxyPrefixes, 6)

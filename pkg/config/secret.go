@@ -50,6 +50,7 @@ func (c *Config) secretFiles() []secretFile {
 		{"oidc.client_secret", "oidc.client_secret_file", &c.OIDC.ClientSecret, &c.OIDC.ClientSecretFile},
 		{"session.redis.password", "session.redis.password_file", &c.Session.Redis.Password, &c.Session.Redis.PasswordFile},
 		{"admin.token", "admin.token_file", &c.Admin.Token, &c.Admin.TokenFile},
+		{"session.cookie.secret", "session.cookie.secret_file", &c.Session.Cookie.Secret, &c.Session.Cookie.SecretFile},
 	}
 }
 

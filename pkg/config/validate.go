@@ -151,9 +151,6 @@ func (c *Config) validateSession(p *problems) {
 	if s.RefreshWait <= 0 {
 		p.invalid("session.refresh_wait", "%s must be positive", fmtDuration(s.RefreshWait))
 	}
-	if s.LoginsPerClient < 0 {
-		p.invalid("session.logins_per_client", "%d must not be negative", s.LoginsPerClient)
-	}
 	if s.CacheTTL < 0 {
 		p.invalid("session.cache_ttl", "%s must not be negative", fmtDuration(s.CacheTTL))
 	}
@@ -176,6 +173,7 @@ func (c *Config) validateCookie(p *problems) {
 	case hasPrefixFold(ck.Name, "__Secure-") && !ck.Secure:
 		p.invalid("session.cookie.name", "%q: a __Secure- cookie needs session.cookie.secure true", ck.Name)
 	}
+	c.validateCookieSecret(p)
 	if ck.Domain == "" {
 		return
 	}
@@ -188,6 +186,30 @@ func (c *Config) validateCookie(p *problems) {
 	if u, err := url.Parse(c.OIDC.RedirectURL); err == nil && u.Hostname() != "" {
 		if h := strings.ToLower(u.Hostname()); h != d && !strings.HasSuffix(h, "."+d) {
 			p.invalid("session.cookie.domain", "%q does not cover the host %q of oidc.redirect_url", ck.Domain, h)
+		}
+	}
+}
+
+// validateCookieSecret checks the login-sealing keys; its messages give lengths, never the value. A
+// secret_file that Load has not read yet counts as set.
+func (c *Config) validateCookieSecret(p *problems) {
+	ck := &c.Session.Cookie
+	if ck.Secret == "" {
+		if ck.SecretFile == "" && c.Session.Store == "redis" {
+			p.missing("session.cookie.secret", "required when session.store is redis: every replica must open the "+
+				"login cookies that another one sealed; generate one with `openssl rand -base64 32` and give all "+
+				"replicas the same value (or set session.cookie.secret_file)")
+		}
+		return
+	}
+	keys := splitKeys(ck.Secret.Reveal())
+	if len(keys) == 0 {
+		p.invalid("session.cookie.secret", "holds no key")
+	}
+	for i, k := range keys {
+		if len(k) < MinCookieKey {
+			p.invalid("session.cookie.secret", "key %d of %d has %d characters; each needs at least %d (e.g. `openssl rand -base64 32`)",
+				i+1, len(keys), len(k), MinCookieKey)
 		}
 	}
 }

@@ -118,17 +118,21 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	return rec
 }
 
-// setCookie returns the Set-Cookie line for name; cookiePair returns "name=value" from it.
+// setCookie returns the Set-Cookie line for name (a name ending in "-" is a prefix: loginCookie);
+// cookiePair returns "name=value" from it.
 func setCookie(t testing.TB, rec *httptest.ResponseRecorder, name string) string {
 	t.Helper()
 	for _, sc := range rec.Header().Values("Set-Cookie") {
-		if strings.HasPrefix(sc, name+"=") {
+		if strings.HasPrefix(sc, name+"=") || (strings.HasSuffix(name, "-") && strings.HasPrefix(sc, name)) {
 			return sc
 		}
 	}
 	t.Fatalf("no Set-Cookie for %s", name)
 	return ""
 }
+
+// loginCookie starts the name of every pending-login cookie (one per login, tagged with its state).
+const loginCookie = "authbridge-login-"
 
 func cookiePair(t testing.TB, rec *httptest.ResponseRecorder, name string) string {
 	t.Helper()
@@ -143,7 +147,7 @@ func login(t testing.TB, env *enginetest.Env, h http.Handler, uri string) (strin
 	rec := serve(h, traefik("GET", uri, nav("")))
 	require.Equal(t, http.StatusFound, rec.Code)
 	cb := env.FollowToProvider(t, rec.Header().Get("Location"))
-	rec = serve(h, direct(cb, nav(cookiePair(t, rec, "authbridge-login"))))
+	rec = serve(h, direct(cb, nav(cookiePair(t, rec, loginCookie))))
 	require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
 	return cookiePair(t, rec, "authbridge"), rec
 }
@@ -185,7 +189,7 @@ func TestAuthWithoutSession(t *testing.T) {
 			if tt.wantStatus == http.StatusFound {
 				require.True(t, strings.HasPrefix(rec.Header().Get("Location"), env.IDPURL+"authorize?"), rec.Header().Get("Location"))
 				require.Len(t, rec.Header().Values("Set-Cookie"), 1)
-				sc := setCookie(t, rec, "authbridge-login")
+				sc := setCookie(t, rec, loginCookie)
 				for _, attr := range []string{"; Path=/", "; Max-Age=600", "; HttpOnly", "; Secure", "; SameSite=Lax"} {
 					require.Contains(t, sc, attr)
 				}
@@ -211,7 +215,7 @@ func TestLoginThroughFront(t *testing.T) {
 	for _, attr := range []string{"; Path=/", "; Max-Age=604800", "; HttpOnly", "; Secure", "; SameSite=Lax"} {
 		require.Contains(t, sc, attr)
 	}
-	require.Equal(t, "authbridge-login=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax", setCookie(t, cb, "authbridge-login"),
+	require.Regexp(t, `^authbridge-login-[A-Za-z0-9_-]{8}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax$`, setCookie(t, cb, loginCookie),
 		"the pre-auth cookie is cleared once used")
 
 	tests := []struct {

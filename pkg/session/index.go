@@ -17,7 +17,6 @@ const (
 	sidIndex     = "x:sid:"
 	leasePrefix  = "l:"
 	oncePrefix   = "o:"
-	ratePrefix   = "r:"
 )
 
 // indexKey names the index of one subject or sid; the value is hashed so the store does not list users.
@@ -136,14 +135,8 @@ func (l *Lease) Renew(ctx context.Context, ttl time.Duration) (bool, error) {
 // Release gives the lease up.
 func (l *Lease) Release(ctx context.Context) error { return l.store.Release(ctx, l.key, l.owner) }
 
-// Once records that the one-time value id of kind (a logout token's jti) was seen, for ttl. It reports
+// Once records that the one-time value id of kind (a logout token's jti, a login's state) was seen, for ttl. It reports
 // true the first time and false for a replay.
 func (m *Sessions) Once(ctx context.Context, kind, id string, ttl time.Duration) (bool, error) {
 	return m.store.Acquire(ctx, indexKey(oncePrefix+kind+":", id), "1", ttl)
-}
-
-// CountLogin counts one started login for client (its address) in a fixed window and returns the count
-// so far in that window. The address is hashed: the store does not keep who logged in from where.
-func (m *Sessions) CountLogin(ctx context.Context, client string, window time.Duration) (int64, error) {
-	return m.store.Incr(ctx, indexKey(ratePrefix, client), window)
 }

@@ -21,7 +21,7 @@ var _ Store = (*MemoryStore)(nil)
 // MemoryStore is a Store in process memory, for a single replica (the demo) and tests. Entries expire
 // on read; Sweep (or Run) frees the memory of expired entries nobody reads again. It is safe for
 // concurrent use, and it copies values in and out, so callers never share a slice or map with it.
-// Every compound operation (Take, CompareAndSwap, the lease methods, IndexAdd) runs under one lock.
+// Every compound operation (CompareAndSwap, the lease methods, IndexAdd) runs under one lock.
 type MemoryStore struct {
 	now        func() time.Time
 	sweepEvery time.Duration
@@ -71,20 +71,6 @@ func (m *MemoryStore) Put(_ context.Context, key string, val []byte, ttl time.Du
 	m.entries[key] = e
 	m.mu.Unlock()
 	return nil
-}
-
-// Take returns the record under key and removes it, under one lock, so exactly one of several
-// concurrent Takes wins. An expired record is removed and reported as ErrNotFound.
-func (m *MemoryStore) Take(_ context.Context, key string) ([]byte, error) {
-	m.mu.Lock()
-	e, ok := m.entries[key]
-	delete(m.entries, key)
-	m.mu.Unlock()
-	if !ok || !m.now().Before(e.expires) {
-		return nil, ErrNotFound
-	}
-	// The entry left the map, so nobody else holds e.val: no copy needed.
-	return e.val, nil
 }
 
 // Delete removes the record under key; an absent key is not an error.

@@ -179,8 +179,8 @@ func orDefault(d, def time.Duration) time.Duration {
 
 var _ Store = (*RedisStore)(nil)
 
-// RedisStore is a Store in Redis (standalone, Sentinel or Cluster). Every write sets a TTL, Take is one
-// GETDEL (Redis 6.2+), each compound operation is one single-key Lua script, and all keys carry the
+// RedisStore is a Store in Redis (standalone, Sentinel or Cluster). Every write sets a TTL, each
+// compound operation is one single-key Lua script, and all keys carry the
 // store's prefix. Errors wrap go-redis errors and never include a key or value.
 type RedisStore struct {
 	c      redis.UniversalClient
@@ -220,18 +220,6 @@ func (r *RedisStore) Put(ctx context.Context, key string, val []byte, ttl time.D
 		return fmt.Errorf("redis set: %w", err)
 	}
 	return nil
-}
-
-// Take returns the record under key and deletes it with one GETDEL, which Redis runs atomically.
-func (r *RedisStore) Take(ctx context.Context, key string) ([]byte, error) {
-	b, err := r.c.GetDel(ctx, r.prefix+key).Bytes()
-	if err != nil {
-		if errors.Is(err, redis.Nil) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("redis getdel: %w", err)
-	}
-	return b, nil
 }
 
 // Delete removes the record under key; an absent key is not an error.

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned by Store.Get and Store.Take when the key is absent or expired.
+// ErrNotFound is returned by Store.Get when the key is absent or expired.
 var ErrNotFound = errors.New("session: not found")
 
 // Store keeps opaque, already-sealed records by key. Implementations expire entries themselves: every
@@ -21,9 +21,6 @@ type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	// Put writes the record under key with the given TTL (which must be positive), replacing any.
 	Put(ctx context.Context, key string, val []byte, ttl time.Duration) error
-	// Take returns the record under key and deletes it atomically: of two concurrent Takes of one key,
-	// exactly one gets the record and the other ErrNotFound.
-	Take(ctx context.Context, key string) ([]byte, error)
 	// Delete removes the record under key; deleting an absent key is not an error.
 	Delete(ctx context.Context, key string) error
 	// Ping reports whether the store is reachable.
@@ -50,10 +47,6 @@ type Store interface {
 	Index(ctx context.Context, key string) (map[string]string, error)
 	// IndexRemove removes members from the index under key; absent members are ignored.
 	IndexRemove(ctx context.Context, key string, members ...string) error
-
-	// Incr adds one to the counter under key and returns the new count. A new counter lives for ttl
-	// from its first increment (a fixed window); later increments do not extend it.
-	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
 }
 
 // Session is what authbridge knows about one logged-in browser. It never leaves the server unsealed.

@@ -4,11 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,11 +12,8 @@ import (
 	"time"
 )
 
-// Key prefixes inside a Store: sealed sessions and pending logins never share a key space.
-const (
-	sessionPrefix = "s:"
-	pendingPrefix = "p:"
-)
+// sessionPrefix starts the Store key of every sealed session.
+const sessionPrefix = "s:"
 
 // Sessions seals sessions with their ticket's key and keeps them in a Store. It is safe for
 // concurrent use.
@@ -189,74 +182,4 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
-}
-
-// Pending is a login in progress: what the callback needs to finish it. It lives under the hash of the
-// OAuth state for a few minutes and is consumed exactly once.
-type Pending struct {
-	Binding  string    // hash of the pre-auth cookie of the browser that started the login
-	Nonce    string    // expected in the ID token
-	Verifier string    // PKCE code verifier
-	ReturnTo string    // where the browser goes after login; already validated
-	Created  time.Time // when the login started
-}
-
-// PutPending stores p under state for ttl.
-func (m *Sessions) PutPending(ctx context.Context, state string, p *Pending, ttl time.Duration) error {
-	b := make([]byte, 0, 16+len(p.Binding)+len(p.Nonce)+len(p.Verifier)+len(p.ReturnTo)+8)
-	b = append(b, codecVersion)
-	for _, f := range [...]string{p.Binding, p.Nonce, p.Verifier, p.ReturnTo} {
-		b = appendString(b, f)
-	}
-	b = binary.AppendVarint(b, unixNano(p.Created))
-	key := pendingKey(state)
-	sealed, err := seal(pendingSealKey(state), key, b)
-	if err != nil {
-		return fmt.Errorf("seal pending login: %w", err)
-	}
-	if err := m.store.Put(ctx, key, sealed, ttl); err != nil {
-		return fmt.Errorf("save pending login: %w", err)
-	}
-	return nil
-}
-
-// TakePending returns and deletes the pending login under state: a second call for the same state
-// gets ErrNotFound, so a callback URL cannot be replayed.
-func (m *Sessions) TakePending(ctx context.Context, state string) (*Pending, error) {
-	key := pendingKey(state)
-	sealed, err := m.store.Take(ctx, key)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("take pending login: %w", err)
-	}
-	b, err := open(pendingSealKey(state), key, sealed, nil)
-	if err != nil || len(b) == 0 || b[0] != codecVersion {
-		return nil, ErrNotFound
-	}
-	d := decoder{b: b[1:]}
-	p := &Pending{}
-	for _, f := range [...]*string{&p.Binding, &p.Nonce, &p.Verifier, &p.ReturnTo} {
-		*f = d.string()
-	}
-	p.Created = fromUnixNano(d.varint())
-	if d.bad {
-		return nil, ErrNotFound
-	}
-	return p, nil
-}
-
-// pendingSealKey derives the key that seals a pending login from its state, which only the browser's
-// redirect carries: the store alone never shows a nonce or PKCE verifier.
-func pendingSealKey(state string) []byte {
-	m := hmac.New(sha256.New, []byte(state))
-	m.Write([]byte("authbridge pending login"))
-	return m.Sum(nil)
-}
-
-// pendingKey hashes the state so that the store key cannot be replayed as a state parameter.
-func pendingKey(state string) string {
-	sum := sha256.Sum256([]byte(state))
-	return pendingPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -116,7 +116,6 @@ type downStore struct{}
 
 func (downStore) Get(context.Context, string) ([]byte, error)              { return nil, errDown }
 func (downStore) Put(context.Context, string, []byte, time.Duration) error { return errDown }
-func (downStore) Take(context.Context, string) ([]byte, error)             { return nil, errDown }
 func (downStore) Delete(context.Context, string) error                     { return errDown }
 func (downStore) Ping(context.Context) error                               { return errDown }
 func (downStore) CompareAndSwap(context.Context, string, []byte, []byte, time.Duration) (bool, error) {
@@ -132,9 +131,8 @@ func (downStore) Release(context.Context, string, string) error { return errDown
 func (downStore) IndexAdd(context.Context, string, string, string, time.Duration) error {
 	return errDown
 }
-func (downStore) Index(context.Context, string) (map[string]string, error)   { return nil, errDown }
-func (downStore) Incr(context.Context, string, time.Duration) (int64, error) { return 0, errDown }
-func (downStore) IndexRemove(context.Context, string, ...string) error       { return errDown }
+func (downStore) Index(context.Context, string) (map[string]string, error) { return nil, errDown }
+func (downStore) IndexRemove(context.Context, string, ...string) error     { return errDown }
 
 func TestSessionsStoreDown(t *testing.T) {
 	ctx := t.Context()
@@ -145,10 +143,8 @@ func TestSessionsStoreDown(t *testing.T) {
 	require.NotErrorIs(t, err, ErrNotFound, "an unreachable store is not a logged-out user")
 	require.ErrorIs(t, m.Save(ctx, tk, testSession(), time.Hour), errDown)
 	require.ErrorIs(t, m.Delete(ctx, tk), errDown)
-	require.ErrorIs(t, m.PutPending(ctx, "state", &Pending{}, time.Minute), errDown)
-	_, err = m.TakePending(ctx, "state")
+	_, err = m.Once(ctx, "login", "state", time.Minute)
 	require.ErrorIs(t, err, errDown)
-	require.NotErrorIs(t, err, ErrNotFound)
 }
 
 // TestSessionsNoPlaintextInRedis saves sessions full of marker strings into a real Redis and reads
@@ -184,10 +180,10 @@ func TestSessionsNoPlaintextInRedis(t *testing.T) {
 		}
 		forbidden = append(forbidden, []byte(tk.String()), []byte(tk.LogID()))
 	}
-	// A pending login is sealed too: its nonce, PKCE verifier and return URL, and the state that names it.
-	p := &Pending{Binding: "MARKER-BINDING", Nonce: "MARKER-NONCE", Verifier: "MARKER-VERIFIER", ReturnTo: "https://marker.test/", Created: time.Now()}
-	require.NoError(t, m.PutPending(ctx, "MARKER-STATE", p, time.Minute))
-	forbidden = append(forbidden, []byte("marker.test"))
+	// A finished login leaves only a marker under the hash of its state, never the state itself.
+	first, err := m.Once(ctx, "login", "MARKER-STATE", time.Minute)
+	require.NoError(t, err)
+	require.True(t, first)
 
 	var keys []string
 	iter := c.Scan(ctx, 0, "*", 100).Iterator()
@@ -195,7 +191,7 @@ func TestSessionsNoPlaintextInRedis(t *testing.T) {
 		keys = append(keys, iter.Val())
 	}
 	require.NoError(t, iter.Err())
-	require.Len(t, keys, n+1+2, "n sessions, one pending login, the subject's and the sid's index")
+	require.Len(t, keys, n+1+2, "n sessions, one login marker, the subject's and the sid's index")
 	for _, k := range keys {
 		var vals [][]byte // a record, or an index's members and values
 		switch typ := c.Type(ctx, k).Val(); typ {
@@ -221,51 +217,6 @@ func TestSessionsNoPlaintextInRedis(t *testing.T) {
 				require.False(t, bytes.Contains(v, f), "value under %q holds %q", k, f)
 			}
 		}
-	}
-}
-
-func TestPending(t *testing.T) {
-	ctx := t.Context()
-	clk := &fakeNow{t: time.Unix(1_700_000_000, 0)}
-	store := NewMemoryStore(clk.now)
-	m := NewSessions(store)
-	want := &Pending{Binding: "b", Nonce: "n", Verifier: "v", ReturnTo: "https://app.example/x?y=ü",
-		Created: time.Unix(1_700_000_000, 7)}
-
-	require.NoError(t, m.PutPending(ctx, "state-1", want, 5*time.Minute))
-	_, err := store.Get(ctx, "state-1")
-	require.ErrorIs(t, err, ErrNotFound, "the state itself is not the store key")
-	_, err = m.TakePending(ctx, "state-2")
-	require.ErrorIs(t, err, ErrNotFound, "another state")
-
-	got, err := m.TakePending(ctx, "state-1")
-	require.NoError(t, err)
-	require.True(t, want.Created.Equal(got.Created))
-	got.Created = want.Created
-	require.Equal(t, want, got)
-	_, err = m.TakePending(ctx, "state-1")
-	require.ErrorIs(t, err, ErrNotFound, "consumed once")
-
-	require.NoError(t, m.PutPending(ctx, "state-3", want, 5*time.Minute))
-	clk.t = clk.t.Add(5*time.Minute - time.Second)
-	require.NoError(t, m.PutPending(ctx, "state-4", want, 5*time.Minute))
-	clk.t = clk.t.Add(2 * time.Second)
-	_, err = m.TakePending(ctx, "state-3")
-	require.ErrorIs(t, err, ErrNotFound, "expired")
-	_, err = m.TakePending(ctx, "state-4")
-	require.NoError(t, err, "within its TTL")
-
-	require.Error(t, m.PutPending(ctx, "state-5", want, 0), "a pending login must expire")
-}
-
-func TestPendingCorrupt(t *testing.T) {
-	ctx := t.Context()
-	store := NewMemoryStore(nil)
-	m := NewSessions(store)
-	for _, b := range [][]byte{{}, {codecVersion + 1}, {codecVersion, 0xff}} {
-		require.NoError(t, store.Put(ctx, pendingKey("s"), b, time.Minute))
-		_, err := m.TakePending(ctx, "s")
-		require.ErrorIs(t, err, ErrNotFound, "record %x", b)
 	}
 }
 

@@ -93,9 +93,28 @@ The secrets, as YAML: file name under secretDir → {value, existingSecret, exis
 fromYaml turns it back into a dict; every template that handles secrets ranges over it.
 */}}
 {{- define "authbridge.secrets" -}}
+{{- include "authbridge.ensureCookieSecret" . }}
 admin-token: {{ merge (dict "configKey" "admin.token_file") .Values.adminToken | toJson }}
 client-secret: {{ merge (dict "configKey" "oidc.client_secret_file") .Values.clientSecret | toJson }}
+cookie-secret: {{ merge (dict "configKey" "session.cookie.secret_file") .Values.cookieSecret | toJson }}
 redis-password: {{ merge (dict "configKey" "session.redis.password_file") .Values.redisPassword | toJson }}
+{{- end }}
+
+{{/*
+The key that seals pending logins must be the same in every pod and should survive upgrades. Unless
+cookieSecret.value or .existingSecret is given, it is taken from the chart's own Secret when that exists
+(helm lookup, so an upgrade keeps it) or generated, and kept in .Values so that every template of this
+render sees the same value. Renders without a cluster (helm template, Argo CD) generate a new one each
+time: those should set value or existingSecret.
+*/}}
+{{- define "authbridge.ensureCookieSecret" -}}
+{{- $c := .Values.cookieSecret }}
+{{- if not (or $c.value $c.existingSecret) }}
+{{- $current := lookup "v1" "Secret" .Release.Namespace (include "authbridge.secretName" .) }}
+{{- $kept := "" }}
+{{- if $current }}{{ $kept = index ($current.data | default dict) "cookie-secret" | default "" }}{{ end }}
+{{- $_ := set $c "value" (ternary ($kept | b64dec) (randAlphaNum 48) (not (empty $kept))) }}
+{{- end }}
 {{- end }}
 
 {{/* "true" when the chart creates a Secret, i.e. some secret is given inline. */}}

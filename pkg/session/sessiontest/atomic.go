@@ -15,7 +15,6 @@ import (
 func testCompareAndSwap(t *testing.T, _ Harness, s session.Store) {
 	ctx := t.Context()
 	del := func(ctx context.Context, s session.Store, k string) error { return s.Delete(ctx, k) }
-	take := func(ctx context.Context, s session.Store, k string) error { _, err := s.Take(ctx, k); return err }
 	tests := []struct {
 		name   string
 		stored []byte                                                     // put before the swap; nil puts nothing
@@ -36,7 +35,6 @@ func testCompareAndSwap(t *testing.T, _ Harness, s session.Store) {
 		{"missing, empty old", nil, nil, []byte{}, []byte("v2"), false, nil},
 		{"missing, nil old", nil, nil, nil, []byte("v2"), false, nil},
 		{"after delete", []byte("v1"), del, []byte("v1"), []byte("v2"), false, nil},
-		{"after take", []byte("v1"), take, []byte("v1"), []byte("v2"), false, nil},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,9 +23,6 @@ func (Down) Get(context.Context, string) ([]byte, error) { return nil, ErrDown }
 // Put fails.
 func (Down) Put(context.Context, string, []byte, time.Duration) error { return ErrDown }
 
-// Take fails.
-func (Down) Take(context.Context, string) ([]byte, error) { return nil, ErrDown }
-
 // Delete fails.
 func (Down) Delete(context.Context, string) error { return ErrDown }
 
@@ -58,6 +55,3 @@ func (Down) Index(context.Context, string) (map[string]string, error) { return n
 
 // IndexRemove fails.
 func (Down) IndexRemove(context.Context, string, ...string) error { return ErrDown }
-
-// Incr fails.
-func (Down) Incr(context.Context, string, time.Duration) (int64, error) { return 0, ErrDown }

@@ -4,8 +4,6 @@ package sessiontest
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,8 +34,6 @@ func Run(t *testing.T, h Harness) {
 		{"NotAliased", testNotAliased},
 		{"Delete", testDelete},
 		{"TTL", testTTL},
-		{"Take", testTake},
-		{"ConcurrentTake", testConcurrentTake},
 		{"BadTTL", testBadTTL},
 		{"OddKeys", testOddKeys},
 		{"Ping", testPing},
@@ -50,7 +46,6 @@ func Run(t *testing.T, h Harness) {
 		{"BadTTLAtomic", testBadTTLAtomic},
 		{"Index", testIndex},
 		{"IndexTTL", testIndexTTL},
-		{"Incr", testIncr},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, h, h.New(t)) })
@@ -62,8 +57,6 @@ const longTTL = time.Hour
 func testMissing(t *testing.T, _ Harness, s session.Store) {
 	ctx := t.Context()
 	_, err := s.Get(ctx, "absent")
-	require.ErrorIs(t, err, session.ErrNotFound)
-	_, err = s.Take(ctx, "absent")
 	require.ErrorIs(t, err, session.ErrNotFound)
 }
 
@@ -138,65 +131,15 @@ func testDelete(t *testing.T, _ Harness, s session.Store) {
 func testTTL(t *testing.T, h Harness, s session.Store) {
 	ctx := t.Context()
 	require.NoError(t, s.Put(ctx, "short", []byte("v"), shortTTL(h)))
-	require.NoError(t, s.Put(ctx, "take-short", []byte("v"), shortTTL(h)))
 	require.NoError(t, s.Put(ctx, "long", []byte("v"), longTTL))
 	got, err := s.Get(ctx, "short")
 	require.NoError(t, err, "present before its TTL")
 	require.Equal(t, []byte("v"), got)
 
 	waitPast(t, h, s, "short")
-	_, err = s.Take(ctx, "take-short")
-	require.ErrorIs(t, err, session.ErrNotFound, "an expired record cannot be taken")
 	got, err = s.Get(ctx, "long")
 	require.NoError(t, err, "a long TTL is not cut short")
 	require.Equal(t, []byte("v"), got)
-}
-
-func testTake(t *testing.T, _ Harness, s session.Store) {
-	ctx := t.Context()
-	require.NoError(t, s.Put(ctx, "k", []byte("once"), longTTL))
-	got, err := s.Take(ctx, "k")
-	require.NoError(t, err)
-	require.Equal(t, []byte("once"), got)
-	_, err = s.Take(ctx, "k")
-	require.ErrorIs(t, err, session.ErrNotFound, "second take")
-	_, err = s.Get(ctx, "k")
-	require.ErrorIs(t, err, session.ErrNotFound, "get after take")
-}
-
-func testConcurrentTake(t *testing.T, _ Harness, s session.Store) {
-	ctx := t.Context()
-	const n = 50
-	for round := range 3 {
-		key := fmt.Sprintf("race-%d", round)
-		require.NoError(t, s.Put(ctx, key, []byte("prize"), longTTL))
-		var (
-			wg      sync.WaitGroup
-			start   = make(chan struct{})
-			mu      sync.Mutex
-			winners int
-			errs    []error
-		)
-		for range n {
-			wg.Go(func() {
-				<-start
-				v, err := s.Take(ctx, key)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil && string(v) == "prize":
-					winners++
-				case errors.Is(err, session.ErrNotFound):
-				default:
-					errs = append(errs, fmt.Errorf("take: %q, %w", v, err))
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		require.Empty(t, errs)
-		require.Equal(t, 1, winners, "exactly one Take gets the record")
-	}
 }
 
 func testBadTTL(t *testing.T, _ Harness, s session.Store) {
