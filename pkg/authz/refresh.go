@@ -170,7 +170,8 @@ func (e *Engine) apply(s *session.Session, tok *login.Tokens) (*session.Session,
 }
 
 // keepLease renews the lease every third of its TTL until the returned stop is called, so a slow
-// provider does not let the lease lapse and a second replica start a refresh of its own.
+// provider does not let the lease lapse and a second replica start a refresh of its own. A renewal the
+// store fails to answer is retried at the next tick; only a lease found taken ends the renewals.
 func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -183,8 +184,15 @@ func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func
 			case <-done:
 				return
 			case <-tick.C:
-				if ok, err := lease.Renew(ctx, e.o.Refresh.Lease); err != nil || !ok {
-					e.log.Warn("refresh lease lost", "err", err)
+				ok, err := lease.Renew(ctx, e.o.Refresh.Lease)
+				if err != nil {
+					// The store did not answer in time; the lease still has two ticks to live, so try
+					// again rather than let it lapse while the provider is answering.
+					e.log.Warn("renew refresh lease", "err", err)
+					continue
+				}
+				if !ok {
+					e.log.Warn("refresh lease lost")
 					return
 				}
 			}

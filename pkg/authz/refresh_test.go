@@ -190,3 +190,39 @@ func TestRefreshAfterLostWrite(t *testing.T) {
 		})
 	}
 }
+
+// failingRenews makes the first n lease renewals fail as a store timeout would.
+type failingRenews struct {
+	session.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failingRenews) Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	f.mu.Lock()
+	fail := f.n > 0
+	f.n--
+	f.mu.Unlock()
+	if fail {
+		return false, context.DeadlineExceeded
+	}
+	return f.Store.Renew(ctx, key, owner, ttl)
+}
+
+// TestRefreshLeaseSurvivesFailedRenewal: a renewal that times out (a Redis hiccup longer than
+// session.redis.timeout) does not abandon the lease; the next one keeps it, so no other replica starts a
+// second refresh while the provider is still answering the first.
+func TestRefreshLeaseSurvivesFailedRenewal(t *testing.T) {
+	store := &failingRenews{Store: redisStore(t), n: 1}
+	env := enginetest.New(t, enginetest.Options{Store: store, TokenTTL: 10 * time.Minute,
+		Engine: authz.Options{Refresh: authz.RefreshOptions{Lease: 300 * time.Millisecond, Wait: 3 * time.Second}}})
+	replicas := []*authz.Engine{env.Engine, env.Replica(t)}
+	cookie, _ := env.Login(t, "/")
+	env.Clock.Advance(9*time.Minute + 30*time.Second)
+	env.IDP.SetTokenDelay(800 * time.Millisecond) // several lease lifetimes
+
+	fire(t, replicas, cookie, 20)
+	st := env.IDP.Stats()
+	require.Equal(t, 1, st.TokenCalls["refresh_token"], "exactly one token-endpoint call")
+	require.Zero(t, st.RevokedFamilies)
+}
