@@ -124,20 +124,30 @@ func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *se
 	if err != nil {
 		return nil, err
 	}
-	for range 3 {
+	retried := false
+	for range 4 {
 		fresh, err := e.apply(s, tok)
 		if err != nil {
 			return nil, err
 		}
 		ok, err := e.update(ctx, t, fresh, e.now())
-		if err != nil {
-			// The provider may have rotated the refresh token and we could not store it: serve this
-			// request with the new access token; the lease's expiry lets another replica retry.
-			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
-			return fresh, nil
-		}
-		if ok {
+		switch {
+		case ok:
+			if err != nil { // stored, but not announced or indexed
+				e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
+			}
 			e.log.Debug("refreshed", "session", t.LogID())
+			return fresh, nil
+		case err != nil && !retried:
+			// The provider has rotated the refresh token, so a lost write ends the session at its next
+			// refresh. A store timeout may be a hiccup: try once more. Should the first write have landed
+			// after all, the swap now fails and the record is re-read below.
+			retried = true
+			e.log.Warn("store refreshed session, retrying", "session", t.LogID(), "err", err)
+			continue
+		case err != nil:
+			// Serve this request with the new access token; the lease's expiry lets another replica retry.
+			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
 			return fresh, nil
 		}
 		// The record changed under us (a touch) or is gone (sign-out, which must stay final).
