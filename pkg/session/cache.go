@@ -43,8 +43,10 @@ type CacheOptions struct {
 	// Idle after its Touched time and Max after its CreatedAt (whichever comes first), and the cache keeps
 	// an entry no longer than that. 0 means no such bound.
 	Idle, Max  time.Duration
-	MaxEntries int              // bound on memory; default 100000
-	Now        func() time.Time // default time.Now
+	MaxEntries int // bound on memory; default 100000
+	// Now is the clock, default time.Now. Keep the default with a shared store: its heartbeats are timed
+	// on the real (monotonic) clock.
+	Now func() time.Time
 }
 
 // notConfirmed is cache.confirmed while the invalidation channel is down.
