@@ -54,7 +54,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sessions := session.NewSessions(store)
 	if cfg.Session.CacheTTL > 0 {
-		sessions.EnableCache(session.CacheOptions{TTL: cfg.Session.CacheTTL})
+		sessions.EnableCache(session.CacheOptions{TTL: cfg.Session.CacheTTL, Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime})
 	}
 	engine, err := authz.New(authz.Options{
 		Sessions: sessions,
@@ -176,6 +176,7 @@ func newStore(c config.Session, log *slog.Logger) (session.Store, func(), error)
 	}
 	client, err := session.NewRedisClient(session.RedisOptions{
 		URL: c.Redis.URL, Addrs: c.Redis.Addrs, MasterName: c.Redis.MasterName, Password: c.Redis.Password.Reveal(),
+		Timeout: c.Redis.Timeout,
 	})
 	if err != nil {
 		return nil, nil, err

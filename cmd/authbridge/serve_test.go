@@ -188,7 +188,7 @@ func TestServeLoginAllowAndRedisOutage(t *testing.T) {
 	require.NoError(t, err)
 	inst.redis.Stop()
 	// The in-process cache may answer for a moment (until it notices its invalidation channel is gone,
-	// at most session.cache_ttl); every answer is an allow or a 503, never a login or a cleared cookie.
+	// at most session.CacheLivenessBound); every answer is an allow or a 503, never a login or a cleared cookie.
 	require.Eventually(t, func() bool {
 		resp = traefikAuth(t, inst, cookie, "text/html")
 		require.Contains(t, []int{http.StatusOK, http.StatusServiceUnavailable}, resp.StatusCode, "fail closed: not 401, not 302")

@@ -117,14 +117,14 @@ func New(t testing.TB, o Options) *Env {
 	}
 	eo := o.Engine
 	eo.Sessions, eo.Provider, eo.Now = session.NewSessions(o.Store), p, clock.Now
-	if o.CacheTTL > 0 {
-		eo.Sessions.EnableCache(session.CacheOptions{TTL: o.CacheTTL, Now: clock.Now})
-	}
 	if eo.Cookie.Name == "" {
 		eo.Cookie = authz.CookieOptions{Name: "authbridge", Secure: true}
 	}
 	if eo.Lifetimes == (authz.Lifetimes{}) {
 		eo.Lifetimes = authz.Lifetimes{Idle: 24 * time.Hour, Max: 168 * time.Hour, RefreshAhead: time.Minute, Login: 10 * time.Minute}
+	}
+	if o.CacheTTL > 0 {
+		eo.Sessions.EnableCache(session.CacheOptions{TTL: o.CacheTTL, Idle: eo.Lifetimes.Idle, Max: eo.Lifetimes.Max, Now: clock.Now})
 	}
 	if eo.Redirects == nil {
 		eo.Redirects = authz.Domains{AppHost}

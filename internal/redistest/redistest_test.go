@@ -1,7 +1,9 @@
 package redistest
 
 import (
+	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -40,4 +42,32 @@ func TestSentinel(t *testing.T) {
 	got, err := Do(s.Addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1\n"+m.Addr()[len("127.0.0.1:"):], got)
+}
+
+// TestPauseResume: a paused server keeps its connections open but answers nothing until resumed.
+func TestPauseResume(t *testing.T) {
+	s := Start(t)
+	c, err := net.Dial("tcp", s.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+	s.Pause()
+	_, err = c.Write([]byte("PING\r\n"))
+	require.NoError(t, err, "the connection stays open")
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
+	buf := make([]byte, 16)
+	_, err = c.Read(buf)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	require.True(t, ne.Timeout(), "no answer while paused: %v", err)
+
+	s.Resume()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	n, err := c.Read(buf)
+	require.NoError(t, err)
+	require.Equal(t, "+PONG\r\n", string(buf[:n]), "the queued command is answered once resumed")
+
+	s.Pause()
+	s.Stop() // a paused server can still be stopped (SIGKILL)
+	_, err = Do(s.Addr(), "PING")
+	require.Error(t, err)
 }

@@ -145,20 +145,30 @@ func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *se
 	if err != nil {
 		return nil, err
 	}
-	for range 3 {
+	retried := false
+	for range 4 {
 		fresh, err := e.apply(s, tok)
 		if err != nil {
 			return nil, err
 		}
 		ok, err := e.update(ctx, t, fresh, e.now())
-		if err != nil {
-			// The provider may have rotated the refresh token and we could not store it: serve this
-			// request with the new access token; the lease's expiry lets another replica retry.
-			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
-			return fresh, nil
-		}
-		if ok {
+		switch {
+		case ok:
+			if err != nil { // stored, but not announced or indexed
+				e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
+			}
 			e.log.Debug("refreshed", "session", t.LogID())
+			return fresh, nil
+		case err != nil && !retried:
+			// The provider has rotated the refresh token, so a lost write ends the session at its next
+			// refresh. A store timeout may be a hiccup: try once more. Should the first write have landed
+			// after all, the swap now fails and the record is re-read below.
+			retried = true
+			e.log.Warn("store refreshed session, retrying", "session", t.LogID(), "err", err)
+			continue
+		case err != nil:
+			// Serve this request with the new access token; the lease's expiry lets another replica retry.
+			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
 			return fresh, nil
 		}
 		// The record changed under us (a touch) or is gone (sign-out, which must stay final).
@@ -191,7 +201,8 @@ func (e *Engine) apply(s *session.Session, tok *login.Tokens) (*session.Session,
 }
 
 // keepLease renews the lease every third of its TTL until the returned stop is called, so a slow
-// provider does not let the lease lapse and a second replica start a refresh of its own.
+// provider does not let the lease lapse and a second replica start a refresh of its own. A renewal the
+// store fails to answer is retried at the next tick; only a lease found taken ends the renewals.
 func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -204,8 +215,15 @@ func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func
 			case <-done:
 				return
 			case <-tick.C:
-				if ok, err := lease.Renew(ctx, e.o.Refresh.Lease); err != nil || !ok {
-					e.log.Warn("refresh lease lost", "err", err)
+				ok, err := lease.Renew(ctx, e.o.Refresh.Lease)
+				if err != nil {
+					// The store did not answer in time; the lease still has two ticks to live, so try
+					// again rather than let it lapse while the provider is answering.
+					e.log.Warn("renew refresh lease", "err", err)
+					continue
+				}
+				if !ok {
+					e.log.Warn("refresh lease lost")
 					return
 				}
 			}

@@ -139,20 +139,20 @@ func TestRefreshRacingSignOut(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, d.Status, "the session stays gone")
 }
 
-// flakyCAS fails the first compare-and-swap, like a replica that dies after the provider rotated the
-// refresh token but before the new one is stored.
+// flakyCAS fails the first compare-and-swap and its retry, like a replica that dies after the provider
+// rotated the refresh token but before the new one is stored.
 type flakyCAS struct {
 	session.Store
 	mu     sync.Mutex
-	failed bool
+	failed int
 }
 
 func (f *flakyCAS) CompareAndSwap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
 	f.mu.Lock()
-	first := !f.failed
-	f.failed = true
+	fail := f.failed < 2
+	f.failed++
 	f.mu.Unlock()
-	if first {
+	if fail {
 		return false, errDown
 	}
 	return f.Store.CompareAndSwap(ctx, key, old, val, ttl)
@@ -187,6 +187,89 @@ func TestRefreshAfterLostWrite(t *testing.T) {
 				require.NotEqual(t, first, d.Upstream.Get("Authorization"))
 				require.Zero(t, env.IDP.Stats().RevokedFamilies)
 			}
+		})
+	}
+}
+
+// failingRenews makes the first n lease renewals fail as a store timeout would.
+type failingRenews struct {
+	session.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failingRenews) Renew(ctx context.Context, key, owner string, ttl time.Duration) (bool, error) {
+	f.mu.Lock()
+	fail := f.n > 0
+	f.n--
+	f.mu.Unlock()
+	if fail {
+		return false, context.DeadlineExceeded
+	}
+	return f.Store.Renew(ctx, key, owner, ttl)
+}
+
+// TestRefreshLeaseSurvivesFailedRenewal: a renewal that times out (a Redis hiccup longer than
+// session.redis.timeout) does not abandon the lease; the next one keeps it, so no other replica starts a
+// second refresh while the provider is still answering the first.
+func TestRefreshLeaseSurvivesFailedRenewal(t *testing.T) {
+	store := &failingRenews{Store: redisStore(t), n: 1}
+	env := enginetest.New(t, enginetest.Options{Store: store, TokenTTL: 10 * time.Minute,
+		Engine: authz.Options{Refresh: authz.RefreshOptions{Lease: 300 * time.Millisecond, Wait: 3 * time.Second}}})
+	replicas := []*authz.Engine{env.Engine, env.Replica(t)}
+	cookie, _ := env.Login(t, "/")
+	env.Clock.Advance(9*time.Minute + 30*time.Second)
+	env.IDP.SetTokenDelay(800 * time.Millisecond) // several lease lifetimes
+
+	fire(t, replicas, cookie, 20)
+	st := env.IDP.Stats()
+	require.Equal(t, 1, st.TokenCalls["refresh_token"], "exactly one token-endpoint call")
+	require.Zero(t, st.RevokedFamilies)
+}
+
+// failingSwaps makes the next n compare-and-swaps fail as a store timeout would, after they have been
+// applied when landed is set (the reply, not the write, was lost).
+type failingSwaps struct {
+	session.Store
+	mu     sync.Mutex
+	n      int
+	landed bool
+}
+
+func (f *failingSwaps) CompareAndSwap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
+	f.mu.Lock()
+	fail, landed := f.n > 0, f.landed
+	f.n--
+	f.mu.Unlock()
+	if !fail {
+		return f.Store.CompareAndSwap(ctx, key, old, val, ttl)
+	}
+	if landed {
+		_, _ = f.Store.CompareAndSwap(ctx, key, old, val, ttl)
+	}
+	return false, context.DeadlineExceeded
+}
+
+// TestRefreshWriteRetried: when storing the rotated tokens times out once, the write is tried again, so
+// the session keeps the rotated refresh token and its next refresh succeeds (instead of presenting the
+// old one, which rotation refuses), whether or not the timed-out write had landed.
+func TestRefreshWriteRetried(t *testing.T) {
+	for _, landed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "write lost", true: "reply lost"}[landed], func(t *testing.T) {
+			store := &failingSwaps{Store: redisStore(t), landed: landed}
+			env := enginetest.New(t, enginetest.Options{Store: store, TokenTTL: 10 * time.Minute})
+			cookie, _ := env.Login(t, "/")
+			first := allow(t, env, cookie)
+			for range 2 {
+				env.Clock.Advance(9*time.Minute + 30*time.Second)
+				store.mu.Lock()
+				store.n = 1
+				store.mu.Unlock()
+				require.NotEqual(t, first, allow(t, env, cookie), "refreshed")
+			}
+			st := env.IDP.Stats()
+			require.Equal(t, 2, st.TokenCalls["refresh_token"])
+			require.Zero(t, st.RevokedFamilies)
 		})
 	}
 }

@@ -129,9 +129,10 @@ type Session struct {
 	// value is reported by Warnings. Default: 0.
 	LoginsPerClient int `yaml:"logins_per_client"`
 	// CacheTTL (session.cache_ttl) keeps sessions in process memory for this long, so most checks skip
-	// the Redis round trip. Entries never outlive the access token; sign-out and back-channel logout
-	// reach every replica's cache at once through Redis pub/sub, and the cache is bypassed whenever that
-	// subscription is down. 0 turns the cache off. Default: 5s.
+	// the Redis round trip. Entries never outlive the access token or the session's idle or absolute end;
+	// sign-out and back-channel logout reach every replica's cache at once through Redis pub/sub, and the
+	// cache is bypassed whenever that subscription is down or has not confirmed a heartbeat for 600ms (a
+	// stalled Redis). 0 turns the cache off. Default: 5s.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// RefreshReuseWindow (session.refresh_reuse_window) is the provider's refresh-token reuse window
 	// (Auth0's "reuse interval"). If a replica dies between the provider's answer and storing the rotated
@@ -155,6 +156,11 @@ type Redis struct {
 	// PasswordFile (session.redis.password_file) is a file holding Password (trailing newline trimmed).
 	// Load reads it into Password and clears this field. Setting both is an error.
 	PasswordFile string `yaml:"password_file"`
+	// Timeout (session.redis.timeout) bounds each Redis command from start to answer: waiting for a
+	// pooled connection, dialing, retries and the reply together. A Redis that does not answer within it
+	// (down, or stalled with its connections open) counts as unreachable and checks get 503, inside the
+	// gateway's own timeout (Envoy's ext_authz default is 200ms): keep it below the gateway's. Default: 150ms.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Cookie is the session cookie's attributes (session.cookie.*). The cookie is always HttpOnly,
@@ -287,6 +293,7 @@ func defaults() *Config {
 		},
 		Session: Session{
 			Store:        "redis",
+			Redis:        Redis{Timeout: 150 * time.Millisecond},
 			Cookie:       Cookie{Secure: true},
 			IdleTimeout:  24 * time.Hour,
 			MaxLifetime:  168 * time.Hour,

@@ -81,7 +81,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		}},
 		{"store and sentinel", "", withEnv("AUTHBRIDGE_SESSION_REDIS_URL=", "AUTHBRIDGE_SESSION_REDIS_ADDRS=s0:26379,s1:26379",
 			"AUTHBRIDGE_SESSION_REDIS_MASTER_NAME=m"), func(t *testing.T, c *Config) {
-			require.Equal(t, Redis{Addrs: []string{"s0:26379", "s1:26379"}, MasterName: "m"}, c.Session.Redis)
+			require.Equal(t, Redis{Addrs: []string{"s0:26379", "s1:26379"}, MasterName: "m", Timeout: 150 * time.Millisecond}, c.Session.Redis)
 		}},
 	}
 	for _, tt := range tests {
@@ -171,7 +171,7 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		got := reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface()
 		require.Equal(t, reflect.ValueOf(s.want).Convert(f.typ).Interface(), got, f.key)
 	}
-	require.Len(t, seen, 43)
+	require.Len(t, seen, 44)
 }
 
 // serviceLinks is what the kubelet injects for a Service named authbridge (cluster IP 10.96.12.34, ports

@@ -48,6 +48,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 		{"bad_redis_url.yaml", ErrInvalidValue, "session.redis.url"},
 		{"bad_redis_addr.yaml", ErrInvalidValue, "session.redis.addrs"},
 		{"master_name_without_addrs.yaml", ErrInvalidValue, "session.redis.master_name"},
+		{"zero_redis_timeout.yaml", ErrInvalidValue, "session.redis.timeout: 0s must be positive"},
 		{"bad_store.yaml", ErrInvalidValue, "session.store"},
 		{"bad_logout_mode.yaml", ErrInvalidValue, "oidc.logout"},
 		{"both_secret_and_file.yaml", ErrInvalidValue, "oidc.client_secret_file"},
@@ -112,7 +113,7 @@ func TestLoadValidFull(t *testing.T) {
 	require.Equal(t, 3*time.Second, c.OIDC.Timeout)
 	require.True(t, c.OIDC.AllowUnverifiedEmail)
 	require.Equal(t, Redis{Addrs: []string{"sentinel-0:26379", "sentinel-1:26379"}, MasterName: "mymaster",
-		Password: Secret("redis-" + marker)}, c.Session.Redis, "CRLF trimmed from the password file")
+		Password: Secret("redis-" + marker), Timeout: 100 * time.Millisecond}, c.Session.Redis, "CRLF trimmed from the password file")
 	require.Equal(t, Cookie{Name: "_ab", Domain: ".example.com", Secure: true,
 		Secret: Secret("cookie-new-key-" + marker + "\ncookie-old-key-" + marker)}, c.Session.Cookie)
 	require.Equal(t, [][]byte{[]byte("cookie-new-key-" + marker), []byte("cookie-old-key-" + marker)}, c.Session.Cookie.Keys(),

@@ -21,6 +21,7 @@ func keyDocs() map[string]string {
 		"session.redis.master_name":    "Sentinel master name",
 		"session.redis.password":       "Redis password",
 		"session.redis.password_file":  "file holding the Redis password, trailing newline trimmed",
+		"session.redis.timeout":        "bound on each Redis command (pool wait, dial, retries, reply); a slower Redis is a 503; keep below the gateway's check timeout",
 		"session.cookie.name":          "session cookie name",
 		"session.cookie.domain":        "cookie domain shared with subdomains, e.g. example.com; default host-only",
 		"session.cookie.secure":        "Secure cookie attribute; false only for plain-http local testing",

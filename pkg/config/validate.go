@@ -133,6 +133,9 @@ func (c *Config) validateSession(p *problems) {
 	if r.MasterName != "" && len(r.Addrs) == 0 {
 		p.invalid("session.redis.master_name", "needs session.redis.addrs (the Sentinel addresses)")
 	}
+	if r.Timeout <= 0 {
+		p.invalid("session.redis.timeout", "%s must be positive", fmtDuration(r.Timeout))
+	}
 	c.validateCookie(p)
 	if s.IdleTimeout <= 0 {
 		p.invalid("session.idle_timeout", "%s must be positive", fmtDuration(s.IdleTimeout))

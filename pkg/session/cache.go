@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"crypto/sha256"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,23 +14,54 @@ import (
 type Notifier interface {
 	// Publish announces that the record under key changed or is gone.
 	Publish(ctx context.Context, key string) error
-	// Subscribe delivers published keys to onKey until ctx is done. It calls onLive(true) once it is
-	// subscribed (again) and onLive(false) whenever it may be missing messages (connection lost).
-	Subscribe(ctx context.Context, onKey func(key string), onLive func(bool)) error
+	// Subscribe delivers published keys to onKey until ctx is done. It calls onConfirm(sent) each time it
+	// learns that the subscription is current as of sent: every key published since it (re)subscribed and
+	// before sent has been delivered. It does so at least every HeartbeatInterval while the store answers
+	// (a round trip on the subscription that left at sent). It calls onLost whenever it may have missed
+	// messages (the connection broke or had to be replaced).
+	Subscribe(ctx context.Context, onKey func(key string), onConfirm func(sent time.Time), onLost func()) error
 }
+
+// Liveness of the invalidation channel. With a shared store the cache serves an entry only while the
+// latest confirmation left at most CacheLivenessBound ago, so when the store stalls (a frozen process
+// keeps its connections open, and nothing reports an error) the cache stops serving within that bound
+// and every check goes to the store, whose timeout turns the stall into a 503.
+const (
+	// HeartbeatInterval is how often the subscriber confirms that its subscription is current.
+	HeartbeatInterval = 200 * time.Millisecond
+	// CacheLivenessBound is how long after the last confirmed heartbeat the cache still serves: three
+	// heartbeats, so that one late round trip (a GC pause, a busy node) does not empty the cache.
+	CacheLivenessBound = 3 * HeartbeatInterval
+)
 
 // CacheOptions configure the in-process session cache.
 type CacheOptions struct {
-	TTL        time.Duration    // how long an entry is trusted; also cut to the access token's expiry
-	MaxEntries int              // bound on memory; default 100000
-	Now        func() time.Time // default time.Now
+	// TTL is how long an entry is trusted. An entry is also never kept past the access token's expiry,
+	// nor past the session's own end (see Idle and Max).
+	TTL time.Duration
+	// Idle and Max are the lifetimes the session records are written with: the store expires a record
+	// Idle after its Touched time and Max after its CreatedAt (whichever comes first), and the cache keeps
+	// an entry no longer than that. 0 means no such bound.
+	Idle, Max  time.Duration
+	MaxEntries int // bound on memory; default 100000
+	// Now is the clock, default time.Now. Keep the default with a shared store: its heartbeats are timed
+	// on the real (monotonic) clock.
+	Now func() time.Time
 }
 
+// notConfirmed is cache.confirmed while the invalidation channel is down.
+const notConfirmed = math.MinInt64
+
 // cache keeps recently loaded sessions in process. It trusts entries only while it is live: the store
-// is not shared, or the invalidation subscription is up. It is safe for concurrent use.
+// is not shared, or the invalidation subscription confirmed within CacheLivenessBound. It is safe for
+// concurrent use.
 type cache struct {
-	o    CacheOptions
-	live atomic.Bool
+	o      CacheOptions
+	shared bool      // trust follows the invalidation channel's confirmations
+	base   time.Time // o.Now() at creation; confirmed counts from here (on the monotonic clock in production)
+	// confirmed is when the latest confirmation left, in nanoseconds after base, or notConfirmed. A hit
+	// reads it with one atomic load.
+	confirmed atomic.Int64
 	// seq counts invalidations. A load notes it before reading the store and caches its result only if
 	// no invalidation came in between: otherwise a drop racing the read could be undone by a stale put.
 	seq atomic.Uint64
@@ -43,39 +75,60 @@ type cacheEntry struct {
 	until time.Time
 }
 
-func newCache(o CacheOptions) *cache {
+func newCache(o CacheOptions, shared bool) *cache {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = 100_000
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &cache{o: o, m: make(map[[sha256.Size]byte]cacheEntry)}
+	c := &cache{o: o, shared: shared, base: o.Now(), m: make(map[[sha256.Size]byte]cacheEntry)}
+	c.confirmed.Store(notConfirmed)
+	return c
+}
+
+// live reports whether entries may be served and stored at now.
+func (c *cache) live(now time.Time) bool {
+	// confirmed + bound cannot overflow: notConfirmed + bound is still far below any now.
+	return !c.shared || now.Sub(c.base) < time.Duration(c.confirmed.Load())+CacheLivenessBound
 }
 
 // get returns the cached session, shared and read-only, or nil.
 func (c *cache) get(key [sha256.Size]byte) *Session {
-	if !c.live.Load() {
+	now := c.o.Now()
+	if !c.live(now) {
 		return nil
 	}
 	c.mu.RLock()
 	e, ok := c.m[key]
 	c.mu.RUnlock()
-	if !ok || !c.o.Now().Before(e.until) {
+	if !ok || !now.Before(e.until) {
 		return nil
 	}
 	return e.s
 }
 
-// put remembers s for the cache TTL, never past the access token's expiry, unless an invalidation
-// arrived since seq was read.
+// put remembers s for the cache TTL, never past the access token's expiry or the session's idle or
+// absolute end, unless an invalidation arrived since seq was read.
 func (c *cache) put(key [sha256.Size]byte, s *Session, seq uint64) {
-	if !c.live.Load() {
+	now := c.o.Now()
+	if !c.live(now) {
 		return
 	}
-	until := c.o.Now().Add(c.o.TTL)
+	until := now.Add(c.o.TTL)
 	if !s.Expiry.IsZero() && s.Expiry.Before(until) {
 		until = s.Expiry
+	}
+	// The store's TTL runs from Touched (every write sets Touched and a TTL of at most Idle), so the
+	// record is gone by Touched+Idle unless touched again, which invalidates this entry anyway.
+	if c.o.Idle > 0 && s.Touched.Add(c.o.Idle).Before(until) {
+		until = s.Touched.Add(c.o.Idle)
+	}
+	if c.o.Max > 0 && s.CreatedAt.Add(c.o.Max).Before(until) {
+		until = s.CreatedAt.Add(c.o.Max)
+	}
+	if !now.Before(until) {
+		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -102,9 +155,25 @@ func (c *cache) drop(key string) {
 	c.mu.Unlock()
 }
 
-// setLive switches trust on or off; either way the entries go, since messages may have been missed.
-func (c *cache) setLive(live bool) {
-	c.live.Store(live)
+// confirm records that the invalidation channel was current as of sent. Coming back after a gap (lost,
+// or stale for longer than CacheLivenessBound) it first empties the cache: messages may have been missed
+// meanwhile, and a load that began before now must not be stored either.
+func (c *cache) confirm(sent time.Time) {
+	if !c.live(c.o.Now()) {
+		c.clear()
+	}
+	if at := int64(sent.Sub(c.base)); at > c.confirmed.Load() {
+		c.confirmed.Store(at) // only the subscriber goroutine writes, so load-then-store does not race
+	}
+}
+
+// lose stops trust at once and empties the cache: the channel may be missing messages.
+func (c *cache) lose() {
+	c.confirmed.Store(notConfirmed)
+	c.clear()
+}
+
+func (c *cache) clear() {
 	c.mu.Lock()
 	c.seq.Add(1)
 	clear(c.m)
@@ -125,12 +194,10 @@ func (c *cache) sweep() {
 
 // EnableCache turns on the in-process session cache. With a store that implements Notifier, Run must
 // be running for the cache to be used: entries are trusted only while the invalidation subscription
-// is up. Call it before the Sessions is used.
+// confirms that it is current (see CacheLivenessBound). Call it before the Sessions is used.
 func (m *Sessions) EnableCache(o CacheOptions) {
-	m.cache = newCache(o)
-	if _, shared := m.store.(Notifier); !shared {
-		m.cache.setLive(true) // one process: local invalidation is all there is
-	}
+	_, shared := m.store.(Notifier) // without one, local invalidation is all there is
+	m.cache = newCache(o, shared)
 }
 
 // Run keeps the cache honest until ctx is done: it listens for other replicas' changes and sweeps
@@ -157,8 +224,8 @@ func (m *Sessions) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	err := n.Subscribe(ctx, m.cache.drop, m.cache.setLive)
-	m.cache.setLive(false)
+	err := n.Subscribe(ctx, m.cache.drop, m.cache.confirm, m.cache.lose)
+	m.cache.lose()
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -18,15 +18,10 @@ import (
 // message names the problem but never repeats a password.
 var ErrInvalidRedisOptions = errors.New("session: invalid redis options")
 
-// Client timeouts: a store that does not answer quickly is treated as down (the engine fails closed
-// with 503) instead of holding every request in the gateway.
 const (
-	redisDialTimeout  = 2 * time.Second
-	redisRWTimeout    = time.Second
-	redisPoolTimeout  = 2 * time.Second
 	redisConnIdleTime = 5 * time.Minute
 	// redisDialRetries is dial attempts per connection (go-redis tries 5, 100ms apart, and then retries
-	// the whole command): one retry covers a blip, and a dead Redis shows up as 503 in well under a second.
+	// the whole command): one retry covers a blip, and a dead Redis shows up as 503 at once.
 	redisDialRetries = 2
 )
 
@@ -54,6 +49,12 @@ type RedisOptions struct {
 	DB int
 	// TLS dials every connection with TLS 1.2+ against the system roots. A rediss:// URL implies it.
 	TLS bool
+	// Timeout bounds every command from start to answer: waiting for a pooled connection, dialing, writing,
+	// reading and go-redis's retries together, and it also caps each socket read, write, dial and pool
+	// wait. A store that does not answer within it counts as down (the engine fails closed with 503) rather
+	// than holding the gateway's request. Default DefaultRedisTimeout; it overrides the URL's
+	// dial_timeout, read_timeout, write_timeout and pool_timeout.
+	Timeout time.Duration
 }
 
 // NewRedisClient builds a client from o without connecting: a standalone client for URL or a single
@@ -63,6 +64,10 @@ func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 	if o.DB < 0 {
 		return nil, fmt.Errorf("%w: db %d is negative", ErrInvalidRedisOptions, o.DB)
 	}
+	if o.Timeout < 0 {
+		return nil, fmt.Errorf("%w: timeout %s is negative", ErrInvalidRedisOptions, o.Timeout)
+	}
+	timeout := orDefault(o.Timeout, DefaultRedisTimeout)
 	if o.URL != "" {
 		if len(o.Addrs) > 0 {
 			return nil, fmt.Errorf("%w: set url or addrs, not both", ErrInvalidRedisOptions)
@@ -87,15 +92,15 @@ func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 			host, _, _ := net.SplitHostPort(opt.Addr)
 			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 		}
-		opt.DialTimeout = orDefault(opt.DialTimeout, redisDialTimeout)
-		opt.ReadTimeout = orDefault(opt.ReadTimeout, redisRWTimeout)
-		opt.WriteTimeout = orDefault(opt.WriteTimeout, redisRWTimeout)
-		opt.PoolTimeout = orDefault(opt.PoolTimeout, redisPoolTimeout)
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout, timeout
+		opt.ContextTimeoutEnabled = true
 		opt.ConnMaxIdleTime = orDefault(opt.ConnMaxIdleTime, redisConnIdleTime)
 		if opt.DialerRetries == 0 {
 			opt.DialerRetries = redisDialRetries
 		}
-		return redis.NewClient(opt), nil
+		c := redis.NewClient(opt)
+		c.AddHook(commandTimeout(timeout))
+		return c, nil
 	}
 	if len(o.Addrs) == 0 {
 		return nil, fmt.Errorf("%w: set url or addrs", ErrInvalidRedisOptions)
@@ -115,20 +120,23 @@ func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 	}
 	// UniversalClient picks the kind the same way the options are documented: Sentinel for a master
 	// name, Cluster for several addresses, otherwise one server.
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:           o.Addrs,
-		MasterName:      o.MasterName,
-		Username:        o.Username,
-		Password:        o.Password,
-		DB:              o.DB,
-		TLSConfig:       tlsConf,
-		DialTimeout:     redisDialTimeout,
-		ReadTimeout:     redisRWTimeout,
-		WriteTimeout:    redisRWTimeout,
-		PoolTimeout:     redisPoolTimeout,
-		ConnMaxIdleTime: redisConnIdleTime,
-		DialerRetries:   redisDialRetries,
-	}), nil
+	c := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                 o.Addrs,
+		MasterName:            o.MasterName,
+		Username:              o.Username,
+		Password:              o.Password,
+		DB:                    o.DB,
+		TLSConfig:             tlsConf,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
+		ContextTimeoutEnabled: true,
+		ConnMaxIdleTime:       redisConnIdleTime,
+		DialerRetries:         redisDialRetries,
+	})
+	c.AddHook(commandTimeout(timeout))
+	return c, nil
 }
 
 // parseRedisURL checks the parts of raw that go-redis would otherwise accept silently or report by

@@ -31,8 +31,11 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
 
-// redisHarness builds, for each case, a RedisStore on its own key prefix over a fresh client from o.
+// redisHarness builds, for each case, a RedisStore on its own key prefix over a fresh client from o. The
+// conformance suite checks behaviour, not latency: its clients get a timeout that a busy test machine
+// running many concurrent calls under -race cannot exceed by accident.
 func redisHarness(o session.RedisOptions) sessiontest.Harness {
+	o.Timeout = 2 * time.Second
 	var n atomic.Int64
 	return sessiontest.Harness{New: func(t *testing.T) session.Store {
 		return session.NewRedisStore(newClient(t, o), fmt.Sprintf("case%d:", n.Add(1)))
@@ -118,9 +121,8 @@ func TestNewRedisClient(t *testing.T) {
 			o := c.(*redis.Client).Options()
 			require.Equal(t, addr, o.Addr)
 			require.Equal(t, db, o.DB)
-			require.Equal(t, 2*time.Second, o.DialTimeout)
-			require.Equal(t, time.Second, o.ReadTimeout)
-			require.Equal(t, time.Second, o.WriteTimeout)
+			requireTimeouts(t, session.DefaultRedisTimeout, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout)
+			require.True(t, o.ContextTimeoutEnabled, "request contexts bound the commands")
 		}
 	}
 	tests := []struct {
@@ -150,23 +152,29 @@ func TestNewRedisClient(t *testing.T) {
 		{"tls flag on redis url", session.RedisOptions{URL: "redis://r.example", TLS: true}, func(t *testing.T, c redis.UniversalClient) {
 			require.Equal(t, "r.example", c.(*redis.Client).Options().TLSConfig.ServerName)
 		}, ""},
-		{"url query kept", session.RedisOptions{URL: "redis://r.example?dial_timeout=5s&pool_size=7"}, func(t *testing.T, c redis.UniversalClient) {
-			o := c.(*redis.Client).Options()
-			require.Equal(t, 5*time.Second, o.DialTimeout)
-			require.Equal(t, 7, o.PoolSize)
-		}, ""},
+		{"url query kept, timeouts from Timeout", session.RedisOptions{URL: "redis://r.example?dial_timeout=5s&read_timeout=3s&pool_size=7", Timeout: 80 * time.Millisecond},
+			func(t *testing.T, c redis.UniversalClient) {
+				o := c.(*redis.Client).Options()
+				requireTimeouts(t, 80*time.Millisecond, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout)
+				require.Equal(t, 7, o.PoolSize)
+			}, ""},
 		{"one addr", session.RedisOptions{Addrs: []string{"r.example:6379"}, DB: 1}, standalone("r.example:6379", 1), ""},
 		{"sentinel", session.RedisOptions{Addrs: []string{"s1:26379", "s2:26379"}, MasterName: "m", Password: secret},
 			func(t *testing.T, c redis.UniversalClient) {
 				o := c.(*redis.Client).Options()
 				require.Equal(t, "FailoverClient", o.Addr)
 				require.Equal(t, secret, o.Password)
+				requireTimeouts(t, session.DefaultRedisTimeout, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout)
+				require.True(t, o.ContextTimeoutEnabled)
 			}, ""},
-		{"cluster", session.RedisOptions{Addrs: []string{"n1:6379", "n2:6379"}, TLS: true}, func(t *testing.T, c redis.UniversalClient) {
+		{"cluster", session.RedisOptions{Addrs: []string{"n1:6379", "n2:6379"}, TLS: true, Timeout: time.Second}, func(t *testing.T, c redis.UniversalClient) {
 			o := c.(*redis.ClusterClient).Options()
 			require.Equal(t, []string{"n1:6379", "n2:6379"}, o.Addrs)
 			require.NotNil(t, o.TLSConfig)
+			requireTimeouts(t, time.Second, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout)
+			require.True(t, o.ContextTimeoutEnabled)
 		}, ""},
+		{"negative timeout", session.RedisOptions{URL: "redis://h", Timeout: -time.Second}, nil, "timeout -1s is negative"},
 		{"nothing", session.RedisOptions{}, nil, "set url or addrs"},
 		{"url and addrs", session.RedisOptions{URL: "redis://h", Addrs: []string{"h:1"}}, nil, "not both"},
 		{"url and master", session.RedisOptions{URL: "redis://h", MasterName: "m"}, nil, "master name"},
@@ -197,6 +205,13 @@ func TestNewRedisClient(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 			tt.check(t, c)
 		})
+	}
+}
+
+func requireTimeouts(t *testing.T, want time.Duration, got ...time.Duration) {
+	t.Helper()
+	for i, g := range got {
+		require.Equal(t, want, g, "timeout %d (dial, read, write, pool)", i)
 	}
 }
 
