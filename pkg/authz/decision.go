@@ -53,6 +53,9 @@ type Request struct {
 	Cookie     string // the client's Cookie header(s), joined with "; "
 	NoRedirect bool   // the gateway cannot pass a 3xx to the browser (nginx auth_request): answer 401 instead
 	Client     string // the client's address as the gateway saw it; for logs of suspicious requests
+	// Route is the policy route the gateway named for this request (Envoy's context extension
+	// authbridge_route, forward-auth's ?route=), "" for none: then the policy matches host, path and method.
+	Route string
 }
 
 // Decision is what the engine concluded about one request. Fronts render it; it holds no protocol types.

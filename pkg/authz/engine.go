@@ -48,12 +48,6 @@ type RefreshOptions struct {
 	ReuseWindow time.Duration
 }
 
-// Policy is what a logged-in user must satisfy; the zero Policy lets every user in.
-type Policy struct {
-	EmailDomains []string // if set, the (verified, well-formed) email must be @ exactly one of them
-	Groups       []string // if set, the user must be in at least one
-}
-
 // Options configure an Engine.
 type Options struct {
 	Sessions  *session.Sessions
@@ -77,6 +71,7 @@ type Options struct {
 // Engine decides. It is safe for concurrent use.
 type Engine struct {
 	o           Options
+	policy      *CompiledPolicy
 	log         *slog.Logger
 	now         func() time.Time
 	sealer      *sealer
@@ -96,7 +91,11 @@ func New(o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{o: o, log: o.Logger, now: o.Now, sealer: sl, loginPrefix: o.Cookie.Name + "-login-"}
+	cp, err := CompilePolicy(o.Policy)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{o: o, policy: cp, log: o.Logger, now: o.Now, sealer: sl, loginPrefix: o.Cookie.Name + "-login-"}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -202,8 +201,12 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	return e.check(ctx, r)
 }
 
-// check decides an ordinary request from its session.
+// check decides an ordinary request from its route and its session.
 func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
+	rt, d := e.route(r)
+	if d != nil {
+		return d, nil
+	}
 	raw := cookieValue(r.Cookie, e.o.Cookie.Name)
 	if raw == "" {
 		return e.unauthenticated(r, "no session cookie")
@@ -240,8 +243,8 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 			e.log.Warn("renew session ttl", "session", t.LogID(), "err", err)
 		}
 	}
-	if reason := e.o.Policy.refuse(s); reason != "" {
-		return deny(http.StatusForbidden, "forbidden", "", reason), nil
+	if d, err := e.authorize(r, rt, s); d != nil || err != nil {
+		return d, err
 	}
 	return e.allow(s), nil
 }
@@ -298,22 +301,4 @@ func (e *Engine) allow(s *session.Session) *Decision {
 		Reason: "valid session",
 	}
 	return &a.d
-}
-
-func (p Policy) refuse(s *session.Session) string {
-	// The address is parsed strictly (login.ParseEmail): "a@evil.com@example.com" is no address at all.
-	if len(p.EmailDomains) > 0 && !login.EmailInDomains(s.Email, p.EmailDomains) {
-		return "email domain not allowed"
-	}
-	if len(p.Groups) > 0 {
-		for _, g := range p.Groups {
-			for _, have := range s.Groups {
-				if g == have {
-					return ""
-				}
-			}
-		}
-		return "not in an allowed group"
-	}
-	return ""
 }

@@ -4,14 +4,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/authbridge/authbridge/pkg/session"
 )
 
 // TestPolicyParsesEmailStrictly checks the policy on its own, for sessions whose address never went
 // through today's ID-token check (stored by an older release): a malformed address matches no domain.
 func TestPolicyParsesEmailStrictly(t *testing.T) {
-	p := Policy{EmailDomains: []string{"example.com"}}
+	p := compileRule(Rule{EmailDomains: []string{"example.com"}})
 	tests := []struct {
 		email string
 		ok    bool
@@ -28,7 +26,7 @@ func TestPolicyParsesEmailStrictly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.email, func(t *testing.T) {
-			reason := p.refuse(&session.Session{Email: tt.email})
+			reason := p.refuse(&Identity{Email: tt.email})
 			if tt.ok {
 				require.Empty(t, reason)
 			} else {

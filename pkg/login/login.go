@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -202,6 +203,8 @@ type Claims struct {
 	Email   string // a well-formed address (ParseEmail) the provider verified; empty otherwise
 	Groups  []string
 	SID     string
+
+	raw map[string]json.RawMessage // every claim of the token, for Values
 }
 
 // Tokens is the outcome of a code exchange or a refresh.

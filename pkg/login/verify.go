@@ -32,7 +32,7 @@ func (p *Provider) verify(ctx context.Context, raw, nonce string) (*Claims, erro
 	if (len(idt.Audience) > 1 || azp != "") && azp != p.cfg.ClientID {
 		return nil, fmt.Errorf("%w: azp is not this client", ErrInvalidToken)
 	}
-	claims := &Claims{Subject: idt.Subject, Email: p.email(c)}
+	claims := &Claims{Subject: idt.Subject, Email: p.email(c), raw: c}
 	_ = json.Unmarshal(c["sid"], &claims.SID)
 	claims.Groups = stringList(c[p.cfg.GroupsClaim])
 	return claims, nil

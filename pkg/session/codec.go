@@ -3,6 +3,8 @@ package session
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,16 +18,28 @@ const bearerPrefix = "Bearer "
 // codecVersion leads every encoded session so the format can change without misreading old records.
 const codecVersion = 1
 
-// maxGroups bounds the groups decoded from one record, so a corrupt length cannot allocate without limit.
+// maxGroups bounds the groups decoded from one record, and the values of each claim, so a corrupt length
+// cannot allocate without limit.
 const maxGroups = 4096
 
+// maxClaims bounds the claims decoded from one record.
+const maxClaims = 256
+
 // marshal encodes s in a compact binary form: a version byte, then length-prefixed strings and
-// varint times. It is cheaper than JSON on the hot path and has no field names to leak.
+// varint times. It is cheaper than JSON on the hot path and has no field names to leak. The claims come
+// last and only when Claims is not nil, so that a session without them encodes exactly as before they
+// existed (older replicas read it), and a record without them decodes with Claims nil.
 func marshal(s *Session) []byte {
 	n := 1 + 7*binary.MaxVarintLen64 + len(s.Subject) + len(s.Email) + len(s.SID) +
 		len(bearerPrefix) + len(s.AccessToken) + len(s.RefreshToken) + len(s.IDToken) + 3*binary.MaxVarintLen64
 	for _, g := range s.Groups {
 		n += binary.MaxVarintLen64 + len(g)
+	}
+	for name, vs := range s.Claims {
+		n += 2*binary.MaxVarintLen64 + len(name)
+		for _, v := range vs {
+			n += binary.MaxVarintLen64 + len(v)
+		}
 	}
 	b := make([]byte, 0, n+binary.MaxVarintLen64*8)
 	b = append(b, codecVersion)
@@ -46,6 +60,16 @@ func marshal(s *Session) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s.Groups)))
 	for _, g := range s.Groups {
 		b = appendString(b, g)
+	}
+	if s.Claims != nil {
+		b = binary.AppendUvarint(b, uint64(len(s.Claims)))
+		for _, name := range slices.Sorted(maps.Keys(s.Claims)) { // the same session, the same bytes
+			b = appendString(b, name)
+			b = binary.AppendUvarint(b, uint64(len(s.Claims[name])))
+			for _, v := range s.Claims[name] {
+				b = appendString(b, v)
+			}
+		}
 	}
 	return b
 }
@@ -77,10 +101,40 @@ func unmarshal(b []byte) (*Session, error) {
 			s.Groups[i] = d.string()
 		}
 	}
+	if len(d.b) > 0 && !d.bad {
+		s.Claims = d.claims()
+	}
 	if d.bad || len(d.b) != 0 {
 		return nil, errCorrupt
 	}
 	return s, nil
+}
+
+// claims reads the claims section that marshal appends when a session has claims.
+func (d *decoder) claims() map[string][]string {
+	n := d.uvarint()
+	if n > maxClaims {
+		d.bad = true
+		return nil
+	}
+	m := make(map[string][]string, n)
+	for range n {
+		name := d.string()
+		k := d.uvarint()
+		if _, dup := m[name]; dup || k > maxGroups || d.bad {
+			d.bad = true
+			return nil
+		}
+		var vs []string
+		if k > 0 {
+			vs = make([]string, k)
+			for i := range vs {
+				vs[i] = d.string()
+			}
+		}
+		m[name] = vs
+	}
+	return m
 }
 
 func appendString(b []byte, s string) []byte {

@@ -51,9 +51,12 @@ type Store interface {
 
 // Session is what authbridge knows about one logged-in browser. It never leaves the server unsealed.
 type Session struct {
-	Subject      string    // the ID token's sub
-	Email        string    // the ID token's email, may be empty
-	Groups       []string  // the configured groups claim, may be empty
+	Subject string   // the ID token's sub
+	Email   string   // the ID token's email, may be empty
+	Groups  []string // the configured groups claim, may be empty
+	// Claims holds the ID token's claims that policy rules name (see login.Claims.Values): nil when no rule
+	// named any at login, so that a rule can tell a record older than itself from a claim the token lacked.
+	Claims       map[string][]string
 	SID          string    // the ID token's sid (for back-channel logout), may be empty
 	AccessToken  string    // sent upstream as the bearer token
 	RefreshToken string    // may be empty when the provider issued none
