@@ -35,3 +35,57 @@ func TestPolicyParsesEmailStrictly(t *testing.T) {
 		})
 	}
 }
+
+// TestRefuseAgreesWithExplain: the engine's check (refuse) and authbridge explain (explain) decide alike
+// for every rule and identity, since explain is only as good as that.
+func TestRefuseAgreesWithExplain(t *testing.T) {
+	rules := []Rule{
+		{},
+		{Groups: []string{"admin"}},
+		{Emails: []string{"Alice@example.com"}},
+		{EmailDomains: []string{"example.com"}},
+		{Emails: []string{"boss@partner.test"}, EmailDomains: []string{"example.com"}},
+		{Claims: map[string][]string{"role": {"editor"}, "tier": {"gold", "silver"}}},
+		{Groups: []string{"admin", "ops"}, EmailDomains: []string{"example.com"}, Claims: map[string][]string{"role": {"editor"}}},
+	}
+	ids := []Identity{
+		{},
+		{Email: "alice@example.com", Groups: []string{"admin"}, Claims: map[string][]string{"role": {"editor"}, "tier": {"gold"}}},
+		{Email: "boss@partner.test", Groups: []string{"ops"}, Claims: map[string][]string{"role": {"viewer"}}},
+		{Email: "a@b@example.com", Groups: []string{"staff"}, Claims: map[string][]string{"tier": {"silver"}}},
+		{Email: "bob@example.com", Claims: map[string][]string{"role": {"editor"}, "tier": nil}},
+	}
+	for i, r := range rules {
+		rl := compileRule(r)
+		for j := range ids {
+			allowed := true
+			for _, c := range rl.explain(&ids[j]) {
+				allowed = allowed && c.Passed
+			}
+			require.Equal(t, rl.refuse(&ids[j]) == "", allowed, "rule %d, identity %d", i, j)
+		}
+	}
+}
+
+// TestSelectRouteAllocatesNothing: matching costs no allocation, with or without routes, unless the path
+// needs rewriting.
+func TestSelectRouteAllocatesNothing(t *testing.T) {
+	none, err := CompilePolicy(Policy{Groups: []string{"admin"}})
+	require.NoError(t, err)
+	some, err := CompilePolicy(Policy{Routes: []Route{
+		{Name: "admin", Host: "admin.example.com", Require: Rule{Groups: []string{"admin"}}},
+		{Host: "*.example.com", Path: "/static", Methods: []string{"GET"}, Public: true},
+		{Name: "api", Path: "/api", Require: Rule{Claims: map[string][]string{"role": {"x"}}}},
+	}})
+	require.NoError(t, err)
+	req := &Request{Method: "GET", Host: "App.Example.com:443", URI: "/api/items?page=2"}
+	named := &Request{Method: "GET", Host: "app.example.com", URI: "/x", Route: "admin"}
+	for name, f := range map[string]func(){
+		"no routes":   func() { _ = none.selectRoute(req) },
+		"routes":      func() { _ = some.selectRoute(req) },
+		"named route": func() { _ = some.selectRoute(named) },
+	} {
+		require.Zero(t, testing.AllocsPerRun(100, f), name)
+	}
+	require.Equal(t, 2, some.selectRoute(req).route.index)
+}

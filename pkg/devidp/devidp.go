@@ -37,6 +37,10 @@ type User struct {
 	// EmailUnverified sends email_verified false, like an Auth0 database sign-up whose owner has not
 	// clicked the verification link; SetEmailVerified changes it later.
 	EmailUnverified bool
+	// Claims are added to the user's ID and access tokens as they are, like the namespaced claims of an
+	// Auth0 Action (e.g. "https://example.com/roles": []string{"editor"}). They never replace a claim
+	// devidp sets itself.
+	Claims map[string]any
 }
 
 // Client is a registered relying party (an Auth0 "application").

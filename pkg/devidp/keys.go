@@ -132,6 +132,7 @@ func (p *IDP) mintTokens(g grant) (*tokenResponse, error) {
 		"iat": now.Unix(), "exp": now.Add(p.o.AccessTokenTTL).Unix(),
 		"scope": g.scope, "jti": randomID(), p.o.GroupsClaim: groups(usr),
 	}
+	addClaims(at, usr.Claims)
 	res := &tokenResponse{TokenType: "Bearer", ExpiresIn: int64(p.o.AccessTokenTTL / time.Second), Scope: g.scope}
 	var err error
 	if res.AccessToken, err = sign(p.keys.atSigner, at); err != nil {
@@ -152,6 +153,7 @@ func (p *IDP) mintTokens(g grant) (*tokenResponse, error) {
 	if g.nonce != "" {
 		id["nonce"] = g.nonce
 	}
+	addClaims(id, usr.Claims)
 	if res.IDToken, err = sign(p.keys.idSigner, id); err != nil {
 		return nil, err
 	}
@@ -169,6 +171,15 @@ func (p *IDP) profileClaims(usr User, scope string) map[string]any {
 		c["name"] = usr.Name
 	}
 	return c
+}
+
+// addClaims adds extra to claims, leaving every claim that is already there alone.
+func addClaims(claims, extra map[string]any) {
+	for k, v := range extra {
+		if _, ok := claims[k]; !ok {
+			claims[k] = v
+		}
+	}
 }
 
 // groups returns the user's groups, never nil, so the claim is always a JSON array.

@@ -21,6 +21,10 @@ import (
 	"github.com/authbridge/authbridge/pkg/authz"
 )
 
+// ContextExtensionRoute is the key of the per-route ext_authz context extension (ExtAuthzPerRoute
+// check_settings.context_extensions) that names the policy route for the requests of an Envoy route.
+const ContextExtensionRoute = "authbridge_route"
+
 // Server answers envoy.service.auth.v3.Authorization/Check. Every outcome, including a malformed
 // request and an engine that cannot decide, is a CheckResponse that denies: a gRPC error would let
 // Envoy's failure_mode_allow turn it into an allow.
@@ -124,6 +128,7 @@ func toRequest(req *authv3.CheckRequest) (*incoming, bool) {
 	in.Cookie = get("cookie")
 	// Envoy's idea of the downstream address (it honours its own trusted-hops settings).
 	in.Client = req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress()
+	in.Route = req.GetAttributes().GetContextExtensions()[ContextExtensionRoute]
 	if in.Method == "" || in.Host == "" || !strings.HasPrefix(in.URI, "/") {
 		return nil, false
 	}
@@ -185,8 +190,8 @@ type okResponse struct {
 	ptrs   [4]*corev3.HeaderValueOption
 }
 
-// allowed sets the identity headers (overwriting the client's), removes the client's copies in other
-// spellings, and keeps authbridge's cookies from the upstream.
+// allowed sets the identity headers that have a value (overwriting the client's), removes the others and
+// the client's copies in other spellings, and keeps authbridge's cookies from the upstream.
 func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse {
 	r := &okResponse{}
 	n := 0
@@ -197,7 +202,13 @@ func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse 
 		n++
 	}
 	for i, k := range identityHeaders {
-		add(lowerIdentity[i], d.Upstream.Get(k))
+		if v := d.Upstream.Get(k); v != "" {
+			add(lowerIdentity[i], v)
+		} else {
+			// No value (a public route, a user without e-mail): the header is removed, not sent empty,
+			// which some upstreams would read as a malformed credential.
+			r.ok.HeadersToRemove = append(r.ok.HeadersToRemove, lowerIdentity[i])
+		}
 	}
 	for k := range in.headers {
 		switch k {

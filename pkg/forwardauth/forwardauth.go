@@ -68,10 +68,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.gateway {
 		switch r.URL.Path {
 		case PathAuth:
-			h.serve(w, r, h.forwarded(r, authz.FrontForwardAuth))
+			req := h.forwarded(r, authz.FrontForwardAuth)
+			req.Route = routeParam(r)
+			h.serve(w, r, req)
 		case PathNginxAuth:
 			req := h.forwarded(r, authz.FrontNginx)
 			req.NoRedirect = true
+			req.Route = routeParam(r)
 			h.serve(w, r, req)
 		default:
 			http.NotFound(w, r)
@@ -104,9 +107,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Reque
 	render(w, d, req, h.engine)
 }
 
+// routeParam is the policy route the gateway names in the query of its request to this listener
+// (/auth?route=admin): the address is in the gateway's config, so the client cannot change it. Two
+// values are passed on joined, a name no route has, so that the engine refuses them rather than pick one.
+func routeParam(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return strings.Join(r.URL.Query()["route"], ",")
+}
+
 // render writes a decision. A gateway that cannot pass a redirect on (nginx's auth_request understands
 // only 2xx, 401 and 403) never gets one from the engine (nginx's error_page sends the browser to
-// /oauth2/start on 401), and any denial other than 401 and 403 becomes 401.
+// /oauth2/start on 401). Any other 4xx becomes 403 there, never 401, which would send the browser to
+// log in again and again; a 5xx stays, and nginx answers the client 500.
 func render(w http.ResponseWriter, d *authz.Decision, req *authz.Request, e *authz.Engine) {
 	hdr := w.Header()
 	for _, c := range d.Cookies {
@@ -143,8 +157,8 @@ func render(w http.ResponseWriter, d *authz.Decision, req *authz.Request, e *aut
 		hdr[k] = vs
 	}
 	status := d.Status
-	if req.NoRedirect && status != http.StatusUnauthorized && status != http.StatusForbidden {
-		status = http.StatusUnauthorized
+	if req.NoRedirect && status != http.StatusUnauthorized && status < http.StatusInternalServerError {
+		status = http.StatusForbidden
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(d.Body))
