@@ -27,7 +27,7 @@ const maxClaims = 256
 
 // marshal encodes s in a compact binary form: a version byte, then length-prefixed strings and
 // varint times. It is cheaper than JSON on the hot path and has no field names to leak. The claims come
-// last and only when Claims is not nil, so that a session without them encodes exactly as before they
+// last and only when there are some, so that a session without them encodes exactly as before they
 // existed (older replicas read it), and a record without them decodes with Claims nil.
 func marshal(s *Session) []byte {
 	n := 1 + 7*binary.MaxVarintLen64 + len(s.Subject) + len(s.Email) + len(s.SID) +
@@ -61,7 +61,7 @@ func marshal(s *Session) []byte {
 	for _, g := range s.Groups {
 		b = appendString(b, g)
 	}
-	if s.Claims != nil {
+	if len(s.Claims) > 0 {
 		b = binary.AppendUvarint(b, uint64(len(s.Claims)))
 		for _, name := range slices.Sorted(maps.Keys(s.Claims)) { // the same session, the same bytes
 			b = appendString(b, name)
@@ -113,7 +113,7 @@ func unmarshal(b []byte) (*Session, error) {
 // claims reads the claims section that marshal appends when a session has claims.
 func (d *decoder) claims() map[string][]string {
 	n := d.uvarint()
-	if n > maxClaims {
+	if n == 0 || n > maxClaims { // marshal writes no empty section
 		d.bad = true
 		return nil
 	}

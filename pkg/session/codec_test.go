@@ -87,6 +87,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"unicode", &Session{Subject: "ü€😀", Email: "名前@例え.jp", Groups: []string{"grüppe", "\x00\xff"}}},
 		{"long token", &Session{AccessToken: strings.Repeat("x", 1<<16)}},
 		{"before 1970", &Session{Expiry: time.Unix(-1_000_000, 5)}},
+		{"claims", &Session{Subject: "s", Groups: []string{"g"}, Claims: map[string][]string{
+			"https://example.com/roles": {"editor", "owner"}, "tier": {"gold"}, "absent": nil, "": {""}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,6 +120,7 @@ func requireSameSession(t *testing.T, want, got *Session) {
 func TestUnmarshalCorrupt(t *testing.T) {
 	valid := marshal(&Session{Subject: "s", Email: "e", Groups: []string{"a", "b"}, AccessToken: "at",
 		Expiry: time.Unix(1_700_000_000, 0)})
+	validClaims := marshal(&Session{Subject: "s", Claims: map[string][]string{"role": {"x"}}})
 	tests := []struct {
 		name string
 		b    []byte
@@ -130,12 +133,25 @@ func TestUnmarshalCorrupt(t *testing.T) {
 		{"overflowing varint", append([]byte{codecVersion}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
 		{"too many groups", append([]byte{codecVersion, 0, 0, 0, 0, 0, 0, 0, 0}, 0x81, 0x40)}, // 8193
 		{"groups count without groups", []byte{codecVersion, 0, 0, 0, 0, 0, 0, 0, 0, 5}},
+		{"empty claims section", append(append([]byte{}, valid...), 0)},
+		{"claims count without claims", append(append([]byte{}, valid...), 2, 1, 'a', 0)},
+		{"too many claims", append(append([]byte{}, valid...), 0x81, 0x02)}, // 257
+		{"too many claim values", append(append([]byte{}, valid...), 1, 1, 'a', 0x81, 0x40)},
+		{"claim values without values", append(append([]byte{}, valid...), 1, 1, 'a', 3, 1, 'x')},
+		{"duplicate claim", append(append([]byte{}, valid...), 2, 1, 'a', 0, 1, 'a', 0)},
+		{"byte after claims", append(append([]byte{}, validClaims...), 0)},
 	}
 	for n := 1; n < len(valid); n++ {
 		tests = append(tests, struct {
 			name string
 			b    []byte
 		}{"truncated", valid[:n]})
+	}
+	for n := len(valid); n < len(validClaims); n++ {
+		tests = append(tests, struct {
+			name string
+			b    []byte
+		}{"truncated claims", validClaims[:n]})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +166,7 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add(marshal(&Session{Subject: "s", Email: "e", Groups: []string{"a", "b"}, AccessToken: "at",
 		Expiry: time.Unix(1_700_000_000, 1), CreatedAt: time.Unix(1, 0)}))
 	f.Add([]byte{codecVersion, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add(marshal(&Session{Subject: "s", Claims: map[string][]string{"role": {"a", "b"}, "x": nil}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := unmarshal(b)
 		if err != nil {
@@ -174,4 +191,27 @@ func TestBearerFollowsAccessToken(t *testing.T) {
 	fresh.AccessToken = "old-tokeX"
 	require.Equal(t, "Bearer old-tokeX", fresh.Bearer())
 	require.Equal(t, "Bearer x", (&Session{AccessToken: "x"}).Bearer())
+}
+
+// TestCodecClaimsCompatible: a session without claims encodes exactly as before claims existed (so a
+// replica of the previous release reads it during a rolling update), a record of the previous release
+// decodes with no claims (nil: "not recorded"), and the same claims always give the same bytes.
+func TestCodecClaimsCompatible(t *testing.T) {
+	// A record as the release before claims wrote it, byte for byte: version, subject "s", email "e",
+	// sid "", "Bearer at", refresh token "", id token "", three times, and the groups "a" and "b".
+	old := []byte{codecVersion, 1, 's', 1, 'e', 0, 9, 'B', 'e', 'a', 'r', 'e', 'r', ' ', 'a', 't', 0, 0, 0, 0, 0, 2, 1, 'a', 1, 'b'}
+	s, err := unmarshal(old)
+	require.NoError(t, err)
+	require.Equal(t, "s", s.Subject)
+	require.Equal(t, []string{"a", "b"}, s.Groups)
+	require.Nil(t, s.Claims)
+	require.Equal(t, old, marshal(&Session{Subject: "s", Email: "e", AccessToken: "at", Groups: []string{"a", "b"}}))
+	require.Equal(t, old, marshal(&Session{Subject: "s", Email: "e", AccessToken: "at", Groups: []string{"a", "b"}, Claims: map[string][]string{}}),
+		"no claims, no section")
+
+	claims := map[string][]string{"b": {"2"}, "a": {"1"}, "c": nil, "d": {"x", "y"}}
+	first := marshal(&Session{Subject: "s", Claims: claims})
+	for range 20 {
+		require.Equal(t, first, marshal(&Session{Subject: "s", Claims: claims}))
+	}
 }
