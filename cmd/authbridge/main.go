@@ -26,7 +26,12 @@ const usage = `authbridge keeps OIDC tokens at the edge: browsers hold an opaque
 Usage:
   authbridge demo         [--help]          try it: identity provider, authbridge, gateway and echo app on 127.0.0.1
   authbridge serve        [--config FILE]   run the gRPC (ext_authz), HTTP (forward-auth) and admin listeners
-  authbridge check-config [--config FILE]   validate the configuration and exit (non-zero on problems)
+  authbridge check-config [--config FILE]   validate the configuration and exit (non-zero on problems),
+                                            unreachable policy routes included
+  authbridge explain      --config FILE --url URL [--method GET] [--route NAME] [--claims FILE]
+                                            which policy route a request gets and why it is allowed or not;
+                                            --claims is a JSON file of ID-token claims, --route the name a
+                                            gateway passes
   authbridge version                        print the version
 
 Every config key can also be set by environment variable: AUTHBRIDGE_ + the key path in upper case,
@@ -72,6 +77,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "demo":
 		return runDemo(ctx, args, stdout, stderr)
+	case "explain":
+		return runExplain(args, stdout, stderr)
 	case "serve", "check-config":
 	default:
 		fmt.Fprintf(stderr, "authbridge: unknown command %q\n\n%s", cmd, usage)
@@ -88,12 +95,18 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authbridge: invalid configuration:\n%s\n", indent(err))
 		return 1
 	}
+	_, policyWarnings, err := checkPolicy(cfg.Policy)
+	if err != nil {
+		fmt.Fprintf(stderr, "authbridge: invalid configuration:\n%s\n", indent(err))
+		return 1
+	}
 	if cmd == "check-config" {
-		for _, w := range cfg.Warnings() {
+		for _, w := range append(cfg.Warnings(), policyWarnings...) {
 			fmt.Fprintf(stderr, "authbridge: warning: %s\n", w)
 		}
-		fmt.Fprintf(stdout, "configuration OK: issuer %s, client %s, store %s, listeners http %s forward_auth %s grpc %s admin %s\n",
-			cfg.OIDC.IssuerURL, cfg.OIDC.ClientID, cfg.Session.Store, cfg.Listen.HTTP, cfg.Listen.ForwardAuth, cfg.Listen.GRPC, cfg.Listen.Admin)
+		fmt.Fprintf(stdout, "configuration OK: issuer %s, client %s, store %s, listeners http %s forward_auth %s grpc %s admin %s, %d policy routes\n",
+			cfg.OIDC.IssuerURL, cfg.OIDC.ClientID, cfg.Session.Store, cfg.Listen.HTTP, cfg.Listen.ForwardAuth, cfg.Listen.GRPC, cfg.Listen.Admin,
+			len(cfg.Policy.Routes))
 		if len(cfg.IgnoredEnv) > 0 {
 			fmt.Fprintf(stdout, "ignored %d Kubernetes service link variables: %s\n", len(cfg.IgnoredEnv), strings.Join(cfg.IgnoredEnv, ", "))
 		}
@@ -103,7 +116,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(cfg.IgnoredEnv) > 0 {
 		log.Debug("ignored Kubernetes service link variables", "names", cfg.IgnoredEnv)
 	}
-	for _, w := range cfg.Warnings() {
+	for _, w := range append(cfg.Warnings(), policyWarnings...) {
 		log.Warn(w)
 	}
 	if err := serve(ctx, cfg, listeners{}, log); err != nil {

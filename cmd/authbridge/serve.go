@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 			RefreshAhead: cfg.Session.RefreshAhead, Login: cfg.Session.LoginTimeout,
 		},
 		Refresh:   authz.RefreshOptions{Wait: cfg.Session.RefreshWait, ReuseWindow: cfg.Session.RefreshReuseWindow},
-		Policy:    authz.Policy{EmailDomains: cfg.Policy.EmailDomains, Groups: cfg.Policy.Groups},
+		Policy:    policyOf(cfg.Policy),
 		Redirects: authz.Domains(cfg.RedirectDomains()),
 		LoginKeys: cfg.Session.Cookie.Keys(), // none with the memory store: a random key, one process
 		Metrics:   authz.NewMetrics(reg),

@@ -114,7 +114,14 @@ func (cp *CompiledPolicy) Explain(r *Request, id *Identity) Explanation {
 func (r *rule) explain(id *Identity) []Check {
 	var out []Check
 	if len(r.emails) > 0 || len(r.emailDomains) > 0 {
-		c := Check{Requirement: fmt.Sprintf("email: one of %v or at one of %v", r.emails, r.emailDomains)}
+		var want []string
+		if len(r.emails) > 0 {
+			want = append(want, fmt.Sprintf("one of %v", r.emails))
+		}
+		if len(r.emailDomains) > 0 {
+			want = append(want, fmt.Sprintf("at one of %v", r.emailDomains))
+		}
+		c := Check{Requirement: "email: " + strings.Join(want, " or ")}
 		if id != nil {
 			c.Passed = r.emailOK(id)
 			_, domain, ok := login.ParseEmail(id.Email)

@@ -245,7 +245,8 @@ type Redirect struct {
 	AllowedDomains []string `yaml:"allowed_domains"`
 }
 
-// Policy is the access rule applied to every logged-in request (policy.*); a failing request gets 403.
+// Policy is who may reach what (policy.*): per-route rules, and a default rule for the requests no route
+// matches; a request that fails its rule gets 403.
 type Policy struct {
 	// EmailDomains (policy.email_domains), if set, requires the session's email to be verified (see
 	// oidc.allow_unverified_email), well-formed (one @, no display name) and at exactly one of these
@@ -254,6 +255,10 @@ type Policy struct {
 	// Groups (policy.groups), if set, requires the session to have at least one of these groups (from
 	// oidc.groups_claim). Default: none, any groups.
 	Groups []string `yaml:"groups"`
+	// Routes (policy.routes) are per-route rules, tried in file order; the first that matches a request
+	// decides, and EmailDomains and Groups are the rule of requests that match none. In the environment:
+	// the list in YAML flow syntax. Default: none.
+	Routes []Route `yaml:"routes"`
 }
 
 // Admin configures the session admin API on the admin listener (admin.*).

@@ -160,6 +160,8 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		"list":     {"a,b", []string{"a", "b"}},
 		"map":      {"a=b", map[string]string{"a": "b"}},
 		"integer":  {"42", 42},
+		"routes": {`[{name: admin, host: admin.example.com, groups: [admin]}, {"path": "/static", "public": true}]`,
+			[]Route{{Name: "admin", Host: "admin.example.com", Groups: []string{"admin"}}, {Path: "/static", Public: true}}},
 	}
 	seen := map[string]bool{}
 	for _, f := range fields() {
@@ -171,7 +173,7 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		got := reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface()
 		require.Equal(t, reflect.ValueOf(s.want).Convert(f.typ).Interface(), got, f.key)
 	}
-	require.Len(t, seen, 44)
+	require.Len(t, seen, 45)
 }
 
 // serviceLinks is what the kubelet injects for a Service named authbridge (cluster IP 10.96.12.34, ports

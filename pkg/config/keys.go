@@ -85,6 +85,8 @@ func kindOf(t reflect.Type) string {
 		return "list"
 	case t == stringMapType:
 		return "map"
+	case t == routesType:
+		return "routes"
 	case t.Kind() == reflect.String:
 		return "string"
 	case t.Kind() == reflect.Bool:
@@ -124,9 +126,11 @@ func parseScalar(t reflect.Type, s string) (reflect.Value, error) {
 }
 
 // setFromEnv parses an environment variable's value into v: lists are comma-separated, maps are
-// k=v pairs separated by commas, an empty value sets an empty list or map.
+// k=v pairs separated by commas, routes a YAML flow list; an empty value sets an empty list or map.
 func setFromEnv(v reflect.Value, s string) error {
 	switch v.Type() {
+	case routesType:
+		return setRoutesFromEnv(v, s)
 	case stringsType:
 		v.Set(reflect.ValueOf(splitList(s)))
 		return nil
@@ -199,7 +203,7 @@ func (c *Config) applyEnv(environ []string) []error {
 type KeyDoc struct {
 	Key     string // dotted YAML key, e.g. session.cookie.name
 	Env     string // environment variable, e.g. AUTHBRIDGE_SESSION_COOKIE_NAME
-	Kind    string // string, secret, bool, duration, list (comma-separated in env) or map (k=v,k2=v2 in env)
+	Kind    string // string, secret, bool, duration, list (comma-separated in env), map (k=v,k2=v2 in env) or routes (a YAML flow list in env)
 	Default string // the default in env syntax; empty when there is none
 	Doc     string // one line
 }
@@ -221,7 +225,7 @@ func Reference() []KeyDoc {
 
 func formatDefault(v reflect.Value) string {
 	switch v.Type() {
-	case secretType:
+	case secretType, routesType:
 		return ""
 	case durationType:
 		return fmtDuration(time.Duration(v.Int()))

@@ -113,6 +113,10 @@ func decodeStruct(n *yaml.Node, v reflect.Value, prefix string) []error {
 			errs = append(errs, decodeStruct(vn, fv, key+".")...)
 			continue
 		}
+		if fv.Type() == routesType {
+			errs = append(errs, decodeRoutes(vn, fv)...)
+			continue
+		}
 		if err := decodeLeaf(deref(vn), fv); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %s: %w (line %d)", ErrInvalidValue, key, err, vn.Line))
 		}

@@ -45,6 +45,7 @@ func keyDocs() map[string]string {
 		"trusted_proxies":              "CIDRs or IPs whose X-Forwarded-* headers are trusted",
 		"policy.email_domains":         "if set, the verified email must be @ exactly one of these domains (subdomains listed on their own)",
 		"policy.groups":                "if set, the session needs at least one of these groups",
+		"policy.routes":                "per-route rules, first match wins; the two keys above are the rule for requests no route matches (see Policy); in the environment a YAML flow list, e.g. [{name: admin, host: admin.example.com, groups: [admin]}]",
 		"log.level":                    "debug, info, warn or error",
 		"log.format":                   "json or text",
 	}

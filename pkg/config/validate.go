@@ -46,16 +46,7 @@ func (c *Config) validate() []error {
 			p.invalid("trusted_proxies", "%v", err)
 		}
 	}
-	for _, d := range c.Policy.EmailDomains {
-		if !isDomain(d) {
-			p.invalid("policy.email_domains", "%q is not a domain; write example.com, without @", d)
-		}
-	}
-	for _, g := range c.Policy.Groups {
-		if strings.TrimSpace(g) == "" {
-			p.invalid("policy.groups", "empty group name")
-		}
-	}
+	c.validatePolicy(&p)
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "json", "text")
 	for _, sf := range c.secretFiles() {
