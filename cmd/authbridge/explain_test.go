@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -159,6 +161,42 @@ policy:
 			if tt.notInErr != "" {
 				require.NotContains(t, errb.String(), tt.notInErr)
 			}
+		})
+	}
+}
+
+// TestREADMEPolicyExample runs the README's explain session on the README's policy and claims: the
+// worked example says what authbridge does.
+func TestREADMEPolicyExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	readme := string(b)
+	block := func(lang, marker string) string {
+		t.Helper()
+		for _, m := range regexp.MustCompile("(?s)```"+lang+"\n(.*?)```").FindAllStringSubmatch(readme, -1) {
+			if strings.Contains(m[1], marker) {
+				return m[1]
+			}
+		}
+		t.Fatalf("README has no %s block with %q", lang, marker)
+		return ""
+	}
+	dir := t.TempDir()
+	policy := block("yaml", "name: api-write")
+	cfg := "oidc:\n  issuer_url: https://tenant.eu.auth0.com/\n  client_id: abc\n  redirect_url: https://app.example.com/oauth2/callback\n" +
+		"  groups_claim: https://example.com/groups\nsession:\n  store: memory\n" + policy
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "authbridge.yaml"), []byte(cfg), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bob.json"), []byte(block("json", `"sub": "auth0|bob"`)), 0o600))
+	t.Chdir(dir)
+	session := block("console", "$ authbridge explain")
+	runs := strings.Split(session, "$ authbridge ")[1:]
+	require.GreaterOrEqual(t, len(runs), 5)
+	for _, run := range runs {
+		line, want, _ := strings.Cut(run, "\n")
+		t.Run(line, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			require.Equal(t, 0, runMain(context.Background(), strings.Fields(line), &out, &errb), errb.String())
+			require.Equal(t, want, out.String())
 		})
 	}
 }
