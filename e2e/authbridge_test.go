@@ -25,8 +25,9 @@ type authbridge struct {
 }
 
 // startAuthbridge registers a client at Hydra for an app at base (http://127.0.0.1:port, its callback
-// on the same gateway) and runs authbridge for it, stopped when the test ends.
-func startAuthbridge(t *testing.T, s *stack, base string) *authbridge {
+// on the same gateway) and runs authbridge for it, stopped when the test ends. extra is appended to the
+// configuration file (top-level sections such as policy:).
+func startAuthbridge(t *testing.T, s *stack, base string, extra ...string) *authbridge {
 	t.Helper()
 	id, secret, err := s.hydra.newClient(base)
 	require.NoError(t, err)
@@ -63,6 +64,9 @@ log:
 			ab.http, ab.forwardAuth, ab.grpc, ab.admin)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "client-secret"), []byte(secret+"\n"), 0o600))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "cookie-secret"), []byte(rand.Text()+rand.Text()+"\n"), 0o600))
+		for _, e := range extra {
+			cfg += e
+		}
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "authbridge.yaml"), []byte(cfg), 0o600))
 		ab.proc, err = startProcess("authbridge", dir, baseEnv(dir), s.authbridge, "serve", "--config", "authbridge.yaml")
 		require.NoError(t, err)
