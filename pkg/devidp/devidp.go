@@ -85,6 +85,7 @@ type Stats struct {
 	TokenCalls      map[string]int // token-endpoint requests by grant_type, counted on arrival, failures included
 	RevokedFamilies int            // refresh-token families revoked by reuse detection
 	Logins          int            // user authentications (form or AutoLogin); silent SSO reuse is not counted
+	KeyFetches      int            // JWKS requests
 }
 
 // IDP is a running development provider. All methods are safe for concurrent use.
@@ -111,6 +112,7 @@ type state struct {
 	stats    Stats
 	delay    time.Duration
 	down     bool
+	rewrite  TokenRewrite
 }
 
 // New checks o, fills defaults and generates an RSA-2048 RS256 signing key with a thumbprint kid.
@@ -263,6 +265,19 @@ func (p *IDP) SetTokenDown(down bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st.down = down
+}
+
+// TokenRewrite turns the token endpoint's success answer into another one: it may change the headers
+// (Content-Type is application/json) and returns the body to send in place of body.
+type TokenRewrite func(h http.Header, body []byte) []byte
+
+// SetTokenRewrite passes every later successful token answer through f, so that tests can play a
+// provider that answers badly (a form-encoded body, token_type mac, a tampered ID token). nil restores
+// the faithful answers.
+func (p *IDP) SetTokenRewrite(f TokenRewrite) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st.rewrite = f
 }
 
 // RevokeUser invalidates every refresh token issued to subject; presenting one answers invalid_grant.

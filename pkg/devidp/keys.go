@@ -215,6 +215,9 @@ func (p *IDP) discovery(w http.ResponseWriter, _ *http.Request) {
 
 // jwks serves the public signing key.
 func (p *IDP) jwks(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	p.st.stats.KeyFetches++
+	p.mu.Unlock()
 	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{p.keys.public}})
 }
 
