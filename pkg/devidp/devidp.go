@@ -113,6 +113,7 @@ type state struct {
 	delay    time.Duration
 	down     bool
 	rewrite  TokenRewrite
+	keysDown bool
 }
 
 // New checks o, fills defaults and generates an RSA-2048 RS256 signing key with a thumbprint kid.
@@ -278,6 +279,13 @@ func (p *IDP) SetTokenRewrite(f TokenRewrite) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st.rewrite = f
+}
+
+// SetKeysDown makes the JWKS endpoint answer 503 while down is true.
+func (p *IDP) SetKeysDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st.keysDown = down
 }
 
 // RevokeUser invalidates every refresh token issued to subject; presenting one answers invalid_grant.
