@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,4 +182,52 @@ func keysJSON(t *testing.T, p *provider, alg, use string) string {
 	b, err := json.Marshal(map[string]any{"keys": []any{jose.JSONWebKey{Key: p.key.Public(), KeyID: "k1", Algorithm: alg, Use: use}}})
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestTokenClientAuth: the client authenticates exactly one way, as discovery allows, and a public
+// client sends only its client_id.
+func TestTokenClientAuth(t *testing.T) {
+	p := newProvider(t)
+	postOnly := `{"issuer":"` + p.srv.URL + `","authorization_endpoint":"` + p.srv.URL + `/auth","token_endpoint":"` +
+		p.srv.URL + `/token","jwks_uri":"` + p.srv.URL + `/keys","token_endpoint_auth_methods_supported":["client_secret_post"]}`
+	tests := []struct {
+		name       string
+		secret     string
+		discovery  http.HandlerFunc // nil: oidctest's, which names no auth methods
+		wantBasic  string           // user:password of the Authorization header, "" for none
+		wantParams url.Values       // client_id and client_secret in the body
+	}{
+		{"secret, basic by default", "s3cret", nil, "client:s3cret", url.Values{}},
+		{"secret with reserved characters is form-encoded first", "a:b&c", nil, "client:a%3Ab%26c", url.Values{}},
+		{"secret, provider takes only client_secret_post", "s3cret", raw("application/json", postOnly), "",
+			url.Values{"client_id": {"client"}, "client_secret": {"s3cret"}}},
+		{"public client", "", nil, "", url.Values{"client_id": {"client"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.discovery != nil {
+				p.hooks["/.well-known/openid-configuration"] = tt.discovery
+				t.Cleanup(func() { delete(p.hooks, "/.well-known/openid-configuration") })
+			}
+			lp := p.login(t, func(c *login.Config) { c.ClientSecret = tt.secret })
+			var basic string
+			got := url.Values{}
+			p.answer = func(r *http.Request) (int, any) {
+				if u, pw, ok := r.BasicAuth(); ok {
+					basic = u + ":" + pw
+				}
+				_ = r.ParseForm()
+				for _, k := range []string{"client_id", "client_secret"} {
+					if v, ok := r.PostForm[k]; ok {
+						got[k] = v
+					}
+				}
+				return 200, tokenResponse(p.idToken(p.key, nil))
+			}
+			_, err := lp.Exchange(context.Background(), "code", "verifier", "n-123")
+			require.NoError(t, err)
+			require.Equal(t, tt.wantBasic, basic)
+			require.Equal(t, tt.wantParams, got)
+		})
+	}
 }
