@@ -215,6 +215,14 @@ func (p *IDP) discovery(w http.ResponseWriter, _ *http.Request) {
 
 // jwks serves the public signing key.
 func (p *IDP) jwks(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	p.st.stats.KeyFetches++
+	down := p.st.keysDown
+	p.mu.Unlock()
+	if down {
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{p.keys.public}})
 }
 

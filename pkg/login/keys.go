@@ -1,0 +1,185 @@
+package login
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/sync/singleflight"
+)
+
+// KeyRefetchInterval is the least time between two fetches of the provider's JWKS. A token whose kid
+// is not in the cached set makes the Provider fetch the set again only if the last fetch is at least
+// this old; until then such tokens are refused, so forged tokens cannot make authbridge hammer the
+// provider (go-oidc's RemoteKeySet fetches for every unknown kid).
+const KeyRefetchInterval = 30 * time.Second
+
+// errKeysUnreachable means the JWKS could not be fetched (network, timeout, an error status): the
+// provider is down, not hostile, and the token is neither accepted nor refused.
+var errKeysUnreachable = errors.New("login: provider keys unreachable")
+
+// keySet holds the provider's signing keys. One keySet serves every verifier of a Provider (ID tokens
+// and logout tokens), so the refetch limit holds for the whole Provider.
+type keySet struct {
+	url     string
+	client  *http.Client // body-capped
+	now     func() time.Time
+	timeout time.Duration
+	algs    []jose.SignatureAlgorithm // accepted and advertised by the provider
+	fetches singleflight.Group
+
+	mu      sync.Mutex
+	keys    []jose.JSONWebKey
+	fetched time.Time // last fetch attempt, failed ones included; zero before the first
+}
+
+var _ oidc.KeySet = (*keySet)(nil)
+
+// VerifySignature implements oidc.KeySet: it returns the payload of a compact JWS signed by one of the
+// provider's keys with the kid and alg the token names.
+func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	jws, err := jose.ParseSignedCompact(raw, k.algs)
+	if err != nil {
+		return nil, fmt.Errorf("parse jws: %w", err)
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, errors.New("login: not exactly one signature")
+	}
+	h := jws.Signatures[0].Header
+	keys, err := k.lookup(ctx, h.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range keys {
+		if key.Algorithm != "" && key.Algorithm != h.Algorithm {
+			continue // a key published for one algorithm is not used with another
+		}
+		if payload, err := jws.Verify(&key); err == nil {
+			return payload, nil
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("login: no provider key with the token's kid")
+	}
+	return nil, errors.New("login: signature does not verify")
+}
+
+// lookup returns the cached keys that may have signed a token with kid (all of them for no kid). If
+// none may, it fetches the set again when the last fetch is at least KeyRefetchInterval old.
+func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+	if keys := k.match(kid); len(keys) > 0 {
+		return keys, nil
+	}
+	if err := k.refresh(ctx); err != nil {
+		return nil, err
+	}
+	return k.match(kid), nil
+}
+
+func (k *keySet) match(kid string) []jose.JSONWebKey {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []jose.JSONWebKey
+	for _, key := range k.keys {
+		if kid == "" || key.KeyID == kid {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// refresh fetches the set unless that was done less than KeyRefetchInterval ago. Concurrent callers
+// share one fetch; the fetch outlives a caller that gives up, bounded by the timeout.
+func (k *keySet) refresh(ctx context.Context) error {
+	ch := k.fetches.DoChan("jwks", func() (any, error) {
+		k.mu.Lock()
+		now := k.now()
+		due := k.fetched.IsZero() || !now.Before(k.fetched.Add(KeyRefetchInterval))
+		if due {
+			k.fetched = now
+		}
+		k.mu.Unlock()
+		if !due {
+			return nil, nil
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
+		defer cancel()
+		keys, err := k.fetch(fctx)
+		if err != nil {
+			return nil, err
+		}
+		k.mu.Lock()
+		k.keys = keys
+		k.mu.Unlock()
+		return nil, nil
+	})
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", errKeysUnreachable, ctx.Err())
+	case res := <-ch:
+		return res.Err
+	}
+}
+
+// fetch reads the JWKS. A set that arrives but is oversized, not JSON or holds no usable signing key
+// is an error that refuses the token; a set that does not arrive wraps errKeysUnreachable.
+func (k *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetch provider keys: %w", err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := k.client.Do(req)
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return nil, fmt.Errorf("fetch provider keys: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("fetch provider keys: %w: %w", errKeysUnreachable, err)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("fetch provider keys: %w: status %d", errKeysUnreachable, resp.StatusCode)
+	}
+	keys, err := parseKeys(body)
+	if err != nil {
+		return nil, fmt.Errorf("fetch provider keys: %w", err)
+	}
+	return keys, nil
+}
+
+// parseKeys reads a JWKS and keeps the public signing keys go-jose understands; other keys are
+// skipped (RFC 7517 5: ignore what is not understood). A set with no usable key is an error, so a
+// broken answer never replaces keys that work.
+func parseKeys(body []byte) ([]jose.JSONWebKey, error) {
+	if err := uniqueMembers(body); err != nil {
+		return nil, fmt.Errorf("key set: %w", err)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, errors.New("key set: keys is not a list")
+	}
+	var keys []jose.JSONWebKey
+	for _, raw := range set.Keys {
+		var key jose.JSONWebKey
+		if json.Unmarshal(raw, &key) != nil || !key.Valid() || !key.IsPublic() || (key.Use != "" && key.Use != "sig") {
+			continue
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("key set: no public signing key")
+	}
+	return keys, nil
+}
