@@ -42,10 +42,10 @@ func seed(t *testing.T, env *enginetest.Env, subject string) string {
 type cookieVerdict int
 
 const (
-	asAlice    cookieVerdict = iota + 1 // allowed as alice, no cookie set
-	deadClear                           // no session, and the one session cookie is cleared
-	noneKept                            // no session, nothing cleared (none, or several, session cookies)
-	headerTooBig                        // 431 before any lookup
+	asAlice      cookieVerdict = iota + 1 // allowed as alice, no cookie set
+	deadClear                             // no session, and the one session cookie is cleared
+	noneKept                              // no session, nothing cleared (none, or several, session cookies)
+	headerTooBig                          // 431 before any lookup
 )
 
 // TestSessionCookieStrict is rule 3 at the engine: which Cookie headers name a session, which are
