@@ -22,10 +22,10 @@ const docsHost = "docs.example.test"
 type signOutVerdict int
 
 const (
-	signedOut signOutVerdict = iota + 1 // redirect to the provider's logout; the session is gone
-	confirm                             // 403 page with a POST form; the session lives
-	refused                             // 403 plain; the session lives
-	notAllowed                          // 405; the session lives
+	signedOut  signOutVerdict = iota + 1 // redirect to the provider's logout; the session is gone
+	confirm                              // 403 page with a POST form; the session lives
+	refused                              // 403 plain; the session lives
+	notAllowed                           // 405; the session lives
 )
 
 // signOutRequest is a sign-out as a browser sends it, with its fetch metadata and sources.
