@@ -85,14 +85,15 @@ func (e *Engine) trustedSource(src string, r *Request) bool {
 }
 
 // confirmSignOut is the page a sign-out that the browser does not vouch for gets: nothing is ended,
-// and a button posts the same sign-out (with its rd) from this very page, which the browser then
+// and a button posts the same sign-out (with its rd, and nothing else of the query) from this very page, which the browser then
 // vouches for. It is a 403 (so that no forward-auth gateway takes it for an allow) with no script,
 // no-store, and a CSP that allows nothing but the form; it may not be framed (no clickjacking of the
 // button). Its Referrer-Policy keeps the Origin and Referer of that POST: under no-referrer, a browser
 // without fetch metadata would send "Origin: null" and the POST would be refused.
 func confirmSignOut(r *Request, reason string) *Decision {
 	action := PathSignOut
-	if rd := queryParam(r.URI, "rd"); rd != "" {
+	// An rd too long to return to (see start) is not carried over: it would only make the page big.
+	if rd := queryParam(r.URI, "rd"); rd != "" && len(rd) <= MaxReturnURL {
 		action += "?rd=" + url.QueryEscape(rd)
 	}
 	body := `<!doctype html>

@@ -157,6 +157,7 @@ func TestSignOutConfirmPageEscapes(t *testing.T) {
 		{"quote and handler in rd", "/oauth2/sign_out?rd=%27+onmouseover%3D%27x", "/oauth2/sign_out?rd=%27+onmouseover%3D%27x", enginetest.LogoutReturn},
 		{"javascript rd", "/oauth2/sign_out?rd=javascript:alert(1)", "/oauth2/sign_out?rd=javascript%3Aalert%281%29", enginetest.LogoutReturn},
 		{"evil rd", "/oauth2/sign_out?rd=https://evil.test/", "/oauth2/sign_out?rd=https%3A%2F%2Fevil.test%2F", enginetest.LogoutReturn},
+		{"rd too long is dropped", "/oauth2/sign_out?rd=%2F" + strings.Repeat("a", authz.MaxReturnURL), "/oauth2/sign_out", enginetest.LogoutReturn},
 		{"other parameters are dropped", "/oauth2/sign_out?x=%22%3E%3Cb%3E&rd=%2F", "/oauth2/sign_out?rd=%2F", enginetest.LogoutReturn},
 	}
 	for _, tt := range tests {
