@@ -185,9 +185,9 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 }
 
 // decide refuses an oversized Cookie header first (before any store lookup), then runs the steps in
-// order: sign-out, login start, callback, then the session check. A gateway
-// that cannot pass a redirect on (nginx auth_request) never gets these flows: they set cookies or act
-// on the store (mark a state used, delete a session), and their answer would be lost.
+// order: sign-out, login start, callback, then the session check. A gateway that cannot pass a redirect
+// on (nginx auth_request) never gets these flows: they set cookies or act on the store (mark a state
+// used, delete a session), and their answer would be lost.
 func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	if len(r.Cookie) > MaxCookieHeader {
 		e.log.Warn("cookie header too large", "bytes", len(r.Cookie), "host", r.Host, "client", r.Client)
