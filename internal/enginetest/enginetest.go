@@ -170,10 +170,10 @@ func (e *Env) ReplicaWith(t testing.TB, edit func(*authz.Options)) *authz.Engine
 	return eng
 }
 
-// Navigate is a browser's top-level GET of uri on the app host.
+// Navigate is a browser's top-level GET of uri on the app host, following a link on the app's own pages.
 func Navigate(uri, cookie string) *authz.Request {
 	return &authz.Request{Front: "test", Method: "GET", Scheme: "https", Host: AppHost, URI: uri,
-		Accept: "text/html,application/xhtml+xml,*/*;q=0.8", FetchMode: "navigate", Cookie: cookie}
+		Accept: "text/html,application/xhtml+xml,*/*;q=0.8", FetchMode: "navigate", FetchSite: "same-origin", Cookie: cookie}
 }
 
 // FollowToProvider visits the provider's authorize URL as the browser would and returns the callback

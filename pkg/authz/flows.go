@@ -148,8 +148,13 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 }
 
 // signOut deletes the session, clears the cookie and sends the browser to the provider's logout and
-// from there to rd (validated). If the store cannot delete, it fails rather than pretend.
+// from there to rd (validated), if the browser vouches that the user asked (signOutGate). Several session
+// cookies all end (up to maxSignOutSessions), and none lends its ID token to the provider's logout. If the
+// store cannot delete, it fails rather than pretend.
 func (e *Engine) signOut(ctx context.Context, r *Request) (*Decision, error) {
+	if d := e.signOutGate(r); d != nil {
+		return d, nil
+	}
 	returnTo := e.o.Redirects.Clean(queryParam(r.URI, "rd"), origin(r))
 	if returnTo == "" {
 		returnTo = origin(r) + "/"
@@ -158,13 +163,20 @@ func (e *Engine) signOut(ctx context.Context, r *Request) (*Decision, error) {
 		}
 	}
 	var idToken string
-	if t, err := session.ParseTicket(cookieValue(r.Cookie, e.o.Cookie.Name)); err == nil {
-		s, err := e.o.Sessions.Load(ctx, t)
-		switch {
-		case err == nil:
-			idToken = s.IDToken
-		case !errors.Is(err, session.ErrNotFound):
-			return nil, err
+	values := cookieValues(r.Cookie, e.o.Cookie.Name, maxSignOutSessions)
+	for _, v := range values {
+		t, err := session.ParseTicket(v)
+		if err != nil {
+			continue
+		}
+		if len(values) == 1 {
+			s, err := e.o.Sessions.Load(ctx, t)
+			switch {
+			case err == nil:
+				idToken = s.IDToken
+			case !errors.Is(err, session.ErrNotFound):
+				return nil, err
+			}
 		}
 		if err := e.o.Sessions.Delete(ctx, t); err != nil {
 			return nil, err
@@ -178,9 +190,13 @@ func (e *Engine) signOut(ctx context.Context, r *Request) (*Decision, error) {
 	if loc == "" {
 		loc = "/"
 	}
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther // the browser follows with a GET, whatever it makes of a 302
+	}
 	return &Decision{
 		Outcome:  Redirect,
-		Status:   http.StatusFound,
+		Status:   status,
 		Location: loc,
 		Cookies:  []*http.Cookie{e.cookie(e.o.Cookie.Name, "", -1)},
 		Header:   http.Header{"Cache-Control": {"no-store"}},

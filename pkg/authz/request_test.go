@@ -73,9 +73,15 @@ func TestCookieValue(t *testing.T) {
 		{"authbridge-login=l; authbridge=s", "authbridge", "s"},
 		{"authbridge=s; authbridge-login=l", "authbridge-login", "l"},
 		{"xauthbridge=no", "authbridge", ""},
-		{"authbridge=\"q\"", "authbridge", "q"},
+		{"authbridge=\"q\"", "authbridge", "\"q\""}, // RFC 6265: the quotes are part of the value
 		{"", "authbridge", ""},
 		{"authbridge", "authbridge", ""},
+		{"authbridge=a; authbridge=b", "authbridge", ""},
+		{"authbridge=a, authbridge=b", "authbridge", ""},
+		{"x=1, authbridge=b; authbridge=a", "authbridge", ""},
+		{"authbridge =a", "authbridge", ""},
+		{"Authbridge=b; authbridge=a", "authbridge", "a"},
+		{"authbridge=a; authbridge-login-AAAAAAAA=b", "authbridge", "a"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, cookieValue(tt.header, tt.name), tt.header)

@@ -121,6 +121,7 @@ func toRequest(req *authv3.CheckRequest) (*incoming, bool) {
 	}
 	in.Accept = get("accept")
 	in.FetchMode = get("sec-fetch-mode")
+	in.FetchSite, in.Origin, in.Referer = get("sec-fetch-site"), get("origin"), get("referer")
 	in.Cookie = get("cookie")
 	// Envoy's idea of the downstream address (it honours its own trusted-hops settings).
 	in.Client = req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress()

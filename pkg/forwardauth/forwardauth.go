@@ -244,6 +244,9 @@ func (h *Handler) direct(r *http.Request) *authz.Request {
 		URI:       r.URL.RequestURI(),
 		Accept:    r.Header.Get("Accept"),
 		FetchMode: r.Header.Get("Sec-Fetch-Mode"),
+		FetchSite: r.Header.Get("Sec-Fetch-Site"),
+		Origin:    r.Header.Get("Origin"),
+		Referer:   r.Header.Get("Referer"),
 		Cookie:    strings.Join(r.Header.Values("Cookie"), "; "),
 	}
 	if r.TLS != nil {
