@@ -70,6 +70,7 @@ type Provider struct {
 	endSession string // OIDC end_session_endpoint, empty if not advertised
 	logout     LogoutMode
 	discovery  string        // discovery document URL, fetched by Ping
+	issParam   bool          // discovery: authorization_response_iss_parameter_supported is true
 	slots      chan struct{} // caps concurrent token calls so a stampede cannot overrun the provider
 	log        *slog.Logger
 }
@@ -104,6 +105,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	var extra struct {
 		EndSession  string   `json:"end_session_endpoint"`
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		IssParam    any      `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := op.Claims(&extra); err != nil {
 		return nil, fmt.Errorf("read discovery document: %w", err)
@@ -123,6 +125,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		logoutVer:  op.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now, SkipExpiryCheck: true}),
 		endSession: extra.EndSession,
 		discovery:  strings.TrimSuffix(cfg.IssuerURL, "/") + "/.well-known/openid-configuration",
+		issParam:   extra.IssParam == true,
 		slots:      make(chan struct{}, cfg.MaxConcurrent),
 		log:        cfg.Logger,
 	}
