@@ -86,6 +86,8 @@ type Options struct {
 	Users []devidp.User
 	// AllowUnverifiedEmail is login.Config.AllowUnverifiedEmail of the engine's provider.
 	AllowUnverifiedEmail bool
+	// IssParameter makes the provider follow RFC 9207 (devidp.Options.IssParameter).
+	IssParameter bool
 }
 
 // New starts devidp and builds an engine against it. Everything is stopped when t ends.
@@ -107,6 +109,7 @@ func New(t testing.TB, o Options) *Env {
 		AccessTokenTTL:     o.TokenTTL,
 		RefreshReuseWindow: o.ReuseWindow,
 		AutoLogin:          o.AutoLogin,
+		IssParameter:       o.IssParameter,
 		Now:                clock.Now,
 	})
 	require.NoError(t, err)

@@ -172,6 +172,13 @@ func cookieNames(cookie string) func(yield func(string) bool) {
 func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	start := time.Now() // wall time for the latency metric, whatever clock decides
 	d, err := e.decide(ctx, r)
+	if d != nil && d.Outcome != Allow && IsOAuth2Path(r.URI) {
+		// Both fronts render Decision.Header on redirects and denials; an allowed request is the app's.
+		if d.Header == nil {
+			d.Header = http.Header{}
+		}
+		SetOAuth2Headers(d.Header)
+	}
 	if e.o.Metrics != nil {
 		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
 	}

@@ -178,11 +178,11 @@ func TestReturnURLValidated(t *testing.T) {
 	tests := []struct{ rd, want string }{
 		{"/inside?a=1", "https://app.example.test/inside?a=1"},
 		{"https://app.example.test/x", "https://app.example.test/x"},
-		{"https://evil.test/x", "/"},
-		{"//evil.test/x", "/"},
-		{"/\\evil.test", "/"},
-		{"javascript:alert(1)", "/"},
-		{"", "/"},
+		{"https://evil.test/x", "https://app.example.test/"},
+		{"//evil.test/x", "https://app.example.test/"},
+		{"/\\evil.test", "https://app.example.test/"},
+		{"javascript:alert(1)", "https://app.example.test/"},
+		{"", "https://app.example.test/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rd, func(t *testing.T) {

@@ -239,9 +239,13 @@ type Listen struct {
 
 // Redirect limits where the browser may be sent after login and logout (redirect.*).
 type Redirect struct {
-	// AllowedDomains (redirect.allowed_domains) lists the hosts a return-to URL may point at:
-	// "example.com" is that host exactly, ".example.com" is that host and all its subdomains. Default:
-	// empty, meaning only the host of oidc.redirect_url (see Config.RedirectDomains).
+	// AllowedDomains (redirect.allowed_domains) lists the hosts an absolute return-to URL may point at
+	// (a path such as /dash always stays on the request's own host): "example.com" is that host exactly,
+	// ".example.com" is that host and all its subdomains, both on the scheme's default port only;
+	// "example.com:8443" and ".example.com:8443" name another port (and only that port). Hosts are
+	// ASCII (an IDN in punycode, xn--…); an IP address matches only when a URL spells it exactly as
+	// listed ("127.0.0.1", "[::1]:8443"). Default: empty, meaning only the host (and port) of
+	// oidc.redirect_url (see Config.RedirectDomains).
 	AllowedDomains []string `yaml:"allowed_domains"`
 }
 
@@ -325,7 +329,8 @@ func defaultCookieName(ck Cookie) string {
 }
 
 // RedirectDomains returns the effective redirect.allowed_domains: the configured list, or when it is empty
-// the host of oidc.redirect_url alone (nil if that does not parse). Entries keep their leading dot.
+// the host of oidc.redirect_url alone, with its port unless that is the scheme's default (nil if it does
+// not parse). Entries keep their leading dot.
 func (c *Config) RedirectDomains() []string {
 	if len(c.Redirect.AllowedDomains) > 0 {
 		return c.Redirect.AllowedDomains
@@ -334,5 +339,12 @@ func (c *Config) RedirectDomains() []string {
 	if err != nil || u.Hostname() == "" {
 		return nil
 	}
-	return []string{strings.ToLower(u.Hostname())}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); u.Scheme == "https" && p == "443" || u.Scheme == "http" && p == "80" {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return []string{host}
 }

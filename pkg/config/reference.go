@@ -41,7 +41,7 @@ func keyDocs() map[string]string {
 		"listen.forward_auth":          "gateway-only listener: /auth (Traefik, Caddy) and /oauth2/auth (nginx auth_request), whose answers carry the token",
 		"listen.grpc":                  "Envoy ext_authz gRPC listener",
 		"listen.admin":                 "/metrics, /healthz, /readyz listener",
-		"redirect.allowed_domains":     "hosts allowed after login: example.com exact, .example.com with subdomains; default the redirect_url host",
+		"redirect.allowed_domains":     "absolute return URLs allowed after login/sign-out: example.com exact, .example.com with subdomains, :port for a non-default port (example.com:8443), IDNs in punycode; a path always stays on the request's host; default the redirect_url host[:port]",
 		"trusted_proxies":              "CIDRs or IPs whose X-Forwarded-* headers are trusted",
 		"policy.email_domains":         "if set, the verified email must be @ exactly one of these domains (subdomains listed on their own)",
 		"policy.groups":                "if set, the session needs at least one of these groups",

@@ -37,8 +37,9 @@ func (c *Config) validate() []error {
 	c.validateSession(&p)
 	c.validateListen(&p)
 	for _, d := range c.Redirect.AllowedDomains {
-		if !isDomain(strings.TrimPrefix(d, ".")) {
-			p.invalid("redirect.allowed_domains", "%q is not a domain; write example.com for that host, .example.com to add its subdomains", d)
+		if !isRedirectEntry(d) {
+			p.invalid("redirect.allowed_domains", "%q is not a host; write example.com for that host, .example.com to add its subdomains, "+
+				"an IDN in punycode (xn--…), and :port only for a port other than the scheme's default", d)
 		}
 	}
 	for _, s := range c.TrustedProxies {

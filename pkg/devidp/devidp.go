@@ -77,6 +77,10 @@ type Options struct {
 	AutoLogin string
 	// ShowPasswords makes the login page list every user with its password (demo).
 	ShowPasswords bool
+	// IssParameter makes the provider follow RFC 9207, as Ory Hydra and Okta do: discovery says
+	// authorization_response_iss_parameter_supported: true and every authorization response (code or
+	// error) carries iss=Issuer. Off (Auth0's behaviour), neither is sent.
+	IssParameter bool
 	// Now is the clock for token times and expiries; default time.Now.
 	Now func() time.Time
 	// Logger receives per-request outcomes at Debug and suspicious input at Warn; default discards.

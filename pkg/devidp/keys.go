@@ -192,7 +192,7 @@ func (p *IDP) userBySubject(sub string) (User, bool) {
 // discovery serves the OpenID Provider metadata.
 func (p *IDP) discovery(w http.ResponseWriter, _ *http.Request) {
 	iss := p.o.Issuer
-	writeJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                                iss,
 		"authorization_endpoint":                iss + "authorize",
 		"token_endpoint":                        iss + "oauth/token",
@@ -210,7 +210,11 @@ func (p *IDP) discovery(w http.ResponseWriter, _ *http.Request) {
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"claims_supported": []string{"aud", "auth_time", "azp", "email", "email_verified", "exp", "iat",
 			"iss", "name", "nonce", "sid", "sub", p.o.GroupsClaim},
-	})
+	}
+	if p.o.IssParameter {
+		doc["authorization_response_iss_parameter_supported"] = true
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 // jwks serves the public signing key.

@@ -49,7 +49,14 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	}
 	d, err := s.engine.Decide(ctx, &in.Request)
 	if err != nil {
-		return Unavailable(), nil
+		resp := Unavailable()
+		if authz.IsOAuth2Path(in.URI) {
+			// The engine puts these in the decisions it makes; this answer is the front's own.
+			dr := resp.GetDeniedResponse()
+			dr.Headers = append(dr.Headers, header("referrer-policy", "no-referrer", overwrite),
+				header("x-content-type-options", "nosniff", overwrite))
+		}
+		return resp, nil
 	}
 	return s.render(in, d), nil
 }

@@ -65,6 +65,10 @@ func newHandler(engine *authz.Engine, o Options) *Handler {
 
 // ServeHTTP routes by path; anything else is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if authz.IsOAuth2Path(r.URL.Path) {
+		// Every answer from /oauth2/*, whoever makes it (the engine, a 404, a 503), is private.
+		authz.SetOAuth2Headers(w.Header())
+	}
 	if h.gateway {
 		switch r.URL.Path {
 		case PathAuth:
@@ -98,6 +102,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Reque
 	if err != nil {
 		// Fail closed, and leave every cookie alone: the session may be fine once the store is back.
 		w.Header().Set("Cache-Control", "no-store")
+		if authz.IsOAuth2Path(req.URI) {
+			authz.SetOAuth2Headers(w.Header())
+		}
 		http.Error(w, "authentication is temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}

@@ -62,11 +62,11 @@ func TestStartReturnsToAllowedURL(t *testing.T) {
 		{"/x", appURL + "/x"},
 		{"/x?a=1&b=2", appURL + "/x?a=1&b=2"},
 		{appURL + "/y", appURL + "/y"},
-		{"https://evil.test/", "/"},
-		{"//evil.test/", "/"},
-		{"/\\evil.test", "/"},
-		{"javascript:alert(1)", "/"},
-		{"", "/"},
+		{"https://evil.test/", appURL + "/"},
+		{"//evil.test/", appURL + "/"},
+		{"/\\evil.test", appURL + "/"},
+		{"javascript:alert(1)", appURL + "/"},
+		{"", appURL + "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rd, func(t *testing.T) {

@@ -74,6 +74,7 @@ type Provider struct {
 	authOpts   []oauth2.AuthCodeOption
 	endSession string // OIDC end_session_endpoint, empty if not advertised
 	logout     LogoutMode
+	issParam   bool          // discovery: authorization_response_iss_parameter_supported is true
 	slots      chan struct{} // caps concurrent token calls so a stampede cannot overrun the provider
 	log        *slog.Logger
 }
@@ -111,6 +112,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 		JWKS        string   `json:"jwks_uri"`
 		Algs        []string `json:"id_token_signing_alg_values_supported"`
+		IssParam    any      `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := op.Claims(&extra); err != nil {
 		return nil, fmt.Errorf("read discovery document: %w", err)
@@ -144,6 +146,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		logoutVer:  oidc.NewVerifier(cfg.IssuerURL, keys, &lcfg),
 		keys:       keys,
 		endSession: extra.EndSession,
+		issParam:   extra.IssParam == true,
 		slots:      make(chan struct{}, cfg.MaxConcurrent),
 		log:        cfg.Logger,
 	}
