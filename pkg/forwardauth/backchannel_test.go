@@ -16,10 +16,7 @@ func TestBackchannelEndpoint(t *testing.T) {
 	env, h := front(t, enginetest.Options{})
 	cookie, _ := login(t, env, h, "/")
 	authz := func() int {
-		r := httptest.NewRequest("GET", "/auth", nil)
-		r.Header.Set("Accept", "application/json")
-		r.Header.Set("Cookie", cookie)
-		return serve(h, r).Code
+		return serve(h, traefik("GET", "/", xhr(cookie))).Code
 	}
 	require.Equal(t, http.StatusOK, authz())
 	valid, err := env.IDP.LogoutToken(enginetest.ClientID, enginetest.Alice.Subject, "")
