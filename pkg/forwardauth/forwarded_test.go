@@ -99,6 +99,8 @@ func TestForwarded(t *testing.T) {
 			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
 		{"commas in the uri are data", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, with(caddy, "X-Forwarded-Uri", "/a,b?ids=1,2"),
 			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/a,b?ids=1,2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
+		{"X_Forwarded_Uri is another header, never read", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, with(caddy, "X_forwarded_uri", "/spoofed"),
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
 		{"cookie headers joined", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, with(caddy, "Cookie", "a=1", "Cookie", "b=2"),
 			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate", Cookie: "a=1; b=2"}},
 	}
