@@ -204,14 +204,14 @@ func CheckURI(uri string) error {
 		case c == '\\':
 			return errURIBackslsh
 		case c == '/' || c == '?':
-			if dotSegment(uri[seg:i]) {
+			if i > seg && (uri[seg] == '.' || uri[seg] == '%') && dotSegment(uri[seg:i]) {
 				return errURIDots
 			}
 			seg = i + 1
 			inPath = c == '/'
 		}
 	}
-	if inPath && dotSegment(uri[seg:]) {
+	if inPath && seg < len(uri) && dotSegment(uri[seg:]) {
 		return errURIDots
 	}
 	return nil
