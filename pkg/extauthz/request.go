@@ -45,12 +45,12 @@ func fieldOf(k string) int {
 		i = fPath
 	case 6:
 		i = fAccept
-		if k[0]|0x20 == 'c' {
+		if k[0]|0x20 == 'c' { // cookie, not accept
 			i = fCookie
 		}
 	case 7:
 		i = fMethod
-		if len(k) > 1 && k[1]|0x20 == 's' {
+		if k[1]|0x20 == 's' { // :scheme, not :method
 			i = fScheme
 		}
 	case 10:
