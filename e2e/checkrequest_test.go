@@ -37,6 +37,7 @@ var goldenCases = []string{
 	"sign_out",
 	"fetch_after_sign_out",
 	"no_http_attributes",
+	"forwarded_proto_javascript", // review: became login_url "javascript://…"
 }
 
 // goldenVars holds the run's values for the {{placeholders}} of requests and responses.

@@ -21,10 +21,7 @@ func TestBackchannelEndpoint(t *testing.T) {
 	env, h := front(t, enginetest.Options{})
 	cookie, _ := login(t, env, h, "/")
 	authz := func() int {
-		r := httptest.NewRequest("GET", "/auth", nil)
-		r.Header.Set("Accept", "application/json")
-		r.Header.Set("Cookie", cookie)
-		return serve(h, r).Code
+		return serve(h, traefik("GET", "/", xhr(cookie))).Code
 	}
 	require.Equal(t, http.StatusOK, authz())
 	valid, err := env.IDP.LogoutToken(enginetest.ClientID, enginetest.Alice.Subject, "")
@@ -81,12 +78,7 @@ func TestBackchannelHostileTokens(t *testing.T) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		return serve(h, r).Code
 	}
-	alive := func() bool {
-		r := httptest.NewRequest("GET", "/auth", nil)
-		r.Header.Set("Accept", "application/json")
-		r.Header.Set("Cookie", cookie)
-		return serve(h, r).Code == http.StatusOK
-	}
+	alive := func() bool { return serve(h, traefik("GET", "/api", xhr(cookie))).Code == http.StatusOK }
 	tests := []struct {
 		name     string
 		token    string
