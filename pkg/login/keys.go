@@ -60,6 +60,7 @@ type KeySet struct {
 	mu      sync.Mutex
 	keys    []jose.JSONWebKey
 	fetched time.Time // last fetch attempt, failed ones included; zero before the first
+	failed  error     // the last attempt's error when the set did not arrive (ErrKeysUnreachable)
 }
 
 var _ oidc.KeySet = (*KeySet)(nil)
@@ -119,7 +120,9 @@ func (k *KeySet) match(kid string) []jose.JSONWebKey {
 }
 
 // refresh fetches the set unless that was done less than KeyRefetchInterval ago. Concurrent callers
-// share one fetch; the fetch outlives a caller that gives up, bounded by the timeout.
+// share one fetch; the fetch outlives a caller that gives up, bounded by the timeout. While the last
+// attempt's set did not arrive, refresh keeps answering that error until the next attempt is due: a kid
+// missing from a set that could not be fetched is unknown for want of the set, not refused.
 func (k *KeySet) refresh(ctx context.Context) error {
 	ch := k.fetches.DoChan("jwks", func() (any, error) {
 		k.mu.Lock()
@@ -128,19 +131,24 @@ func (k *KeySet) refresh(ctx context.Context) error {
 		if due {
 			k.fetched = now
 		}
+		failed := k.failed
 		k.mu.Unlock()
 		if !due {
-			return nil, nil
+			return nil, failed
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
 		defer cancel()
 		keys, err := k.fetch(fctx)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.failed = nil
 		if err != nil {
+			if errors.Is(err, ErrKeysUnreachable) {
+				k.failed = err
+			}
 			return nil, err
 		}
-		k.mu.Lock()
 		k.keys = keys
-		k.mu.Unlock()
 		return nil, nil
 	})
 	select {
