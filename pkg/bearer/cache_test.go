@@ -37,14 +37,15 @@ func TestCacheEndsAtExp(t *testing.T) {
 	steps := []struct {
 		advance time.Duration
 		want    error
-		sigs    int64
+		sigs    int64 // signature checks so far
+		cached  int   // entries after the step
 	}{
-		{0, nil, 1},
-		{9 * time.Second, nil, 1},
-		{time.Second, nil, 2}, // at exp: not served from the cache
-		{0, nil, 3},           // and not cached again
-		{29 * time.Second, nil, 4},
-		{time.Second, bearer.ErrExpired, 5},
+		{0, nil, 1, 1},
+		{9 * time.Second, nil, 1, 1},
+		{time.Second, nil, 2, 0}, // at exp: not served from the cache, nor put back
+		{0, nil, 3, 0},
+		{29 * time.Second, nil, 4, 0},
+		{time.Second, bearer.ErrExpired, 5, 0},
 	}
 	for i, s := range steps {
 		f.clock.Advance(s.advance)
@@ -55,8 +56,8 @@ func TestCacheEndsAtExp(t *testing.T) {
 			f.requireRefused(t, err, s.want, tok)
 		}
 		require.Equal(t, s.sigs, f.sigCount.Load(), "step %d", i)
+		require.Equal(t, s.cached, bearer.CacheLen(f.v), "step %d", i)
 	}
-	require.Zero(t, bearer.CacheLen(f.v))
 }
 
 // TestCacheKeepsNoFailure: a refused token is checked in full every time and leaves nothing behind,
