@@ -49,6 +49,7 @@ type Config struct {
 	// TrustedProxyPrefixes is TrustedProxies parsed (and masked). Load fills it; it has no key of its own.
 	TrustedProxyPrefixes []netip.Prefix `yaml:"-"`
 	Policy               Policy         `yaml:"policy"`
+	Bearer               Bearer         `yaml:"bearer"`
 	Log                  Log            `yaml:"log"`
 	Admin                Admin          `yaml:"admin"`
 	// IgnoredEnv names the AUTHBRIDGE_* variables that Load passed over as Kubernetes service links
@@ -258,6 +259,24 @@ type Policy struct {
 	// Groups (policy.groups), if set, requires the session to have at least one of these groups (from
 	// oidc.groups_claim). Default: none, any groups.
 	Groups []string `yaml:"groups"`
+}
+
+// Bearer lets API clients send a JWT access token (`Authorization: Bearer`) instead of a session cookie
+// (bearer.*). The token is verified against its issuer's keys, then the same policy applies to its
+// claims; a refused token gets 401 or 403 with an RFC 6750 challenge, never a login redirect.
+type Bearer struct {
+	// Audiences (bearer.audiences), when set, turns bearer tokens on: a request with a bearer JWT and no
+	// session cookie is accepted only if the token verifies (signature against the issuer's JWKS, iss,
+	// exp, nbf, iat) and its aud names one of these, e.g. the Auth0 API identifier that oidc.audience
+	// asks for. Default: empty, bearer tokens are off (the session decides, and the Authorization header
+	// that the client sent is replaced upstream).
+	Audiences []string `yaml:"audiences"`
+	// ExtraIssuers (bearer.extra_issuers) are issuers besides oidc.issuer_url whose access tokens are
+	// accepted, each compared exactly with the token's iss (trailing slash included) and discovered
+	// (OIDC discovery, then its JWKS) on the first token that names it; https, or http only for
+	// 127.0.0.1, localhost or ::1. One that cannot be reached does not stop start-up: its tokens get 503
+	// until it answers. Needs Audiences. Default: none.
+	ExtraIssuers []string `yaml:"extra_issuers"`
 }
 
 // Admin configures the session admin API on the admin listener (admin.*).

@@ -45,6 +45,8 @@ func keyDocs() map[string]string {
 		"trusted_proxies":              "CIDRs or IPs whose X-Forwarded-* headers are trusted",
 		"policy.email_domains":         "if set, the verified email must be @ exactly one of these domains (subdomains listed on their own)",
 		"policy.groups":                "if set, the session needs at least one of these groups",
+		"bearer.audiences":             "non-empty turns on bearer JWTs for API clients: the token's aud must name one of these (e.g. the Auth0 API identifier)",
+		"bearer.extra_issuers":         "issuers besides oidc.issuer_url whose access tokens are accepted (exact iss; discovery and JWKS on first use)",
 		"log.level":                    "debug, info, warn or error",
 		"log.format":                   "json or text",
 	}

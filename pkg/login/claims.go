@@ -20,7 +20,7 @@ const maxSubject = 255
 // iat that is neither missing nor in the future beyond IssuedAtSkew, and at_hash, when present, over
 // the access token that came with it.
 func (p *Provider) idTokenRules(idt *oidc.IDToken, accessToken string) error {
-	if err := checkSubject(idt.Subject); err != nil {
+	if err := CheckSubject(idt.Subject); err != nil {
 		return err
 	}
 	if err := checkIssuedAt(idt.IssuedAt, p.cfg.Now()); err != nil {
@@ -32,9 +32,9 @@ func (p *Provider) idTokenRules(idt *oidc.IDToken, accessToken string) error {
 	return nil
 }
 
-// checkSubject refuses a missing or empty sub, and one that could not be a header value upstream
+// CheckSubject refuses a missing or empty sub, and one that could not be a header value upstream
 // (X-Auth-Request-User): longer than 255 characters, or anything but printable ASCII.
-func checkSubject(sub string) error {
+func CheckSubject(sub string) error {
 	switch {
 	case sub == "":
 		return errors.New("no sub")

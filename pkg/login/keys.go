@@ -21,13 +21,35 @@ import (
 // provider (go-oidc's RemoteKeySet fetches for every unknown kid).
 const KeyRefetchInterval = 30 * time.Second
 
-// errKeysUnreachable means the JWKS could not be fetched (network, timeout, an error status): the
+// ErrKeysUnreachable means the JWKS could not be fetched (network, timeout, an error status): the
 // provider is down, not hostile, and the token is neither accepted nor refused.
-var errKeysUnreachable = errors.New("login: provider keys unreachable")
+var ErrKeysUnreachable = errors.New("login: provider keys unreachable")
 
-// keySet holds the provider's signing keys. One keySet serves every verifier of a Provider (ID tokens
-// and logout tokens), so the refetch limit holds for the whole Provider.
-type keySet struct {
+// KeySetOptions configures a KeySet.
+type KeySetOptions struct {
+	URL     string                    // the provider's jwks_uri
+	Client  *http.Client              // used as given: cap its bodies with CapClient
+	Algs    []jose.SignatureAlgorithm // the algorithms a token may name; keep them within SignatureAlgs
+	Now     func() time.Time          // default time.Now
+	Timeout time.Duration             // per fetch, also when the caller gives up sooner; default 5s
+}
+
+// NewKeySet returns a KeySet that fetches o.URL on first use. It does no I/O itself.
+func NewKeySet(o KeySetOptions) *KeySet {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	return &KeySet{url: o.URL, client: o.Client, now: o.Now, timeout: o.Timeout, algs: o.Algs}
+}
+
+// KeySet holds one provider's signing keys, fetched from its JWKS on first use and again for a kid it
+// does not know, at most once per KeyRefetchInterval. One KeySet serves every verifier of a Provider
+// (ID tokens and logout tokens), so the refetch limit holds for the whole Provider; pkg/bearer keeps
+// one per issuer. It is safe for concurrent use.
+type KeySet struct {
 	url     string
 	client  *http.Client // body-capped
 	now     func() time.Time
@@ -38,13 +60,15 @@ type keySet struct {
 	mu      sync.Mutex
 	keys    []jose.JSONWebKey
 	fetched time.Time // last fetch attempt, failed ones included; zero before the first
+	failed  error     // the last attempt's error when the set did not arrive (ErrKeysUnreachable)
 }
 
-var _ oidc.KeySet = (*keySet)(nil)
+var _ oidc.KeySet = (*KeySet)(nil)
 
 // VerifySignature implements oidc.KeySet: it returns the payload of a compact JWS signed by one of the
-// provider's keys with the kid and alg the token names.
-func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+// provider's keys with the kid and alg the token names. An error wrapping ErrKeysUnreachable means the
+// keys could not be fetched; any other error refuses the token.
+func (k *KeySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(raw, k.algs)
 	if err != nil {
 		return nil, fmt.Errorf("parse jws: %w", err)
@@ -73,7 +97,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 
 // lookup returns the cached keys that may have signed a token with kid (all of them for no kid). If
 // none may, it fetches the set again when the last fetch is at least KeyRefetchInterval old.
-func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+func (k *KeySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
 	if keys := k.match(kid); len(keys) > 0 {
 		return keys, nil
 	}
@@ -83,7 +107,7 @@ func (k *keySet) lookup(ctx context.Context, kid string) ([]jose.JSONWebKey, err
 	return k.match(kid), nil
 }
 
-func (k *keySet) match(kid string) []jose.JSONWebKey {
+func (k *KeySet) match(kid string) []jose.JSONWebKey {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var out []jose.JSONWebKey
@@ -96,8 +120,10 @@ func (k *keySet) match(kid string) []jose.JSONWebKey {
 }
 
 // refresh fetches the set unless that was done less than KeyRefetchInterval ago. Concurrent callers
-// share one fetch; the fetch outlives a caller that gives up, bounded by the timeout.
-func (k *keySet) refresh(ctx context.Context) error {
+// share one fetch; the fetch outlives a caller that gives up, bounded by the timeout. While the last
+// attempt's set did not arrive, refresh keeps answering that error until the next attempt is due: a kid
+// missing from a set that could not be fetched is unknown for want of the set, not refused.
+func (k *KeySet) refresh(ctx context.Context) error {
 	ch := k.fetches.DoChan("jwks", func() (any, error) {
 		k.mu.Lock()
 		now := k.now()
@@ -105,32 +131,37 @@ func (k *keySet) refresh(ctx context.Context) error {
 		if due {
 			k.fetched = now
 		}
+		failed := k.failed
 		k.mu.Unlock()
 		if !due {
-			return nil, nil
+			return nil, failed
 		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
 		defer cancel()
 		keys, err := k.fetch(fctx)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		k.failed = nil
 		if err != nil {
+			if errors.Is(err, ErrKeysUnreachable) {
+				k.failed = err
+			}
 			return nil, err
 		}
-		k.mu.Lock()
 		k.keys = keys
-		k.mu.Unlock()
 		return nil, nil
 	})
 	select {
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", errKeysUnreachable, ctx.Err())
+		return fmt.Errorf("%w: %w", ErrKeysUnreachable, ctx.Err())
 	case res := <-ch:
 		return res.Err
 	}
 }
 
 // fetch reads the JWKS. A set that arrives but is oversized, not JSON or holds no usable signing key
-// is an error that refuses the token; a set that does not arrive wraps errKeysUnreachable.
-func (k *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
+// is an error that refuses the token; a set that does not arrive wraps ErrKeysUnreachable.
+func (k *KeySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch provider keys: %w", err)
@@ -146,9 +177,9 @@ func (k *keySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 	case errors.Is(err, ErrTooLarge):
 		return nil, fmt.Errorf("fetch provider keys: %w", err)
 	case err != nil:
-		return nil, fmt.Errorf("fetch provider keys: %w: %w", errKeysUnreachable, err)
+		return nil, fmt.Errorf("fetch provider keys: %w: %w", ErrKeysUnreachable, err)
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("fetch provider keys: %w: status %d", errKeysUnreachable, resp.StatusCode)
+		return nil, fmt.Errorf("fetch provider keys: %w: status %d", ErrKeysUnreachable, resp.StatusCode)
 	}
 	keys, err := parseKeys(body)
 	if err != nil {

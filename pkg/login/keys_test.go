@@ -103,3 +103,28 @@ func TestUnknownKidRefetchLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 3, p.keyFetches.Load())
 }
+
+// TestKeysUnreachableUntilNextFetch: when the key set could not be fetched, a token is neither accepted
+// nor refused (not ErrInvalidToken) until the next fetch is due, even once the provider is back: its kid
+// is unknown for want of the set. The next due fetch finds the key.
+func TestKeysUnreachableUntilNextFetch(t *testing.T) {
+	p := newProvider(t)
+	clk := &clock{t: now}
+	lp := p.login(t, func(c *login.Config) { c.Now = clk.Now })
+	p.hooks["/keys"] = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }
+	p.answer = func(*http.Request) (int, any) { return 200, tokenResponse(p.idToken(p.key, nil)) }
+
+	_, err := lp.Exchange(context.Background(), "code", "verifier", "n-123")
+	require.ErrorIs(t, err, login.ErrKeysUnreachable)
+	require.NotErrorIs(t, err, login.ErrInvalidToken)
+	delete(p.hooks, "/keys")
+	clk.Advance(login.KeyRefetchInterval - time.Second)
+	_, err = lp.Exchange(context.Background(), "code", "verifier", "n-123")
+	require.ErrorIs(t, err, login.ErrKeysUnreachable, "the provider is back, but no fetch is due yet")
+	require.NotErrorIs(t, err, login.ErrInvalidToken)
+	require.EqualValues(t, 1, p.keyFetches.Load())
+	clk.Advance(time.Second)
+	_, err = lp.Exchange(context.Background(), "code", "verifier", "n-123")
+	require.NoError(t, err)
+	require.EqualValues(t, 2, p.keyFetches.Load())
+}

@@ -18,9 +18,10 @@ const (
 // ErrTooLarge means the provider sent a body or a token over its size cap.
 var ErrTooLarge = errors.New("login: provider answer too large")
 
-// capClient returns a copy of c whose transport caps every response body at max bytes, so that every
+// CapClient returns a copy of c whose transport caps every response body at max bytes, so that every
 // read from the provider goes through the cap: go-oidc reads discovery with io.ReadAll, and so do we.
-func capClient(c *http.Client, max int64) *http.Client {
+// A body over the cap fails its read (or the request, when announced) with an error wrapping ErrTooLarge.
+func CapClient(c *http.Client, max int64) *http.Client {
 	next := c.Transport
 	if next == nil {
 		next = http.DefaultTransport

@@ -69,7 +69,7 @@ type Provider struct {
 	oauth      oauth2.Config
 	verifier   *oidc.IDTokenVerifier
 	logoutVer  *oidc.IDTokenVerifier // as verifier, but exp is optional (Hydra's logout tokens have none)
-	keys       *keySet               // shared by both verifiers: one JWKS refetch limit for the Provider
+	keys       *KeySet               // shared by both verifiers: one JWKS refetch limit for the Provider
 	client     *http.Client          // every body read through it is capped at MaxBodyBytes
 	authOpts   []oauth2.AuthCodeOption
 	endSession string // OIDC end_session_endpoint, empty if not advertised
@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	client = capClient(client, MaxBodyBytes)
+	client = CapClient(client, MaxBodyBytes)
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.Timeout)
 	defer cancel()
 	op, err := oidc.NewProvider(dctx, cfg.IssuerURL)
@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	if len(algs) == 0 {
 		return nil, fmt.Errorf("read discovery document: the provider signs ID tokens with none of %v", acceptedAlgs)
 	}
-	keys := &keySet{url: extra.JWKS, client: client, now: cfg.Now, timeout: cfg.Timeout, algs: algs}
+	keys := NewKeySet(KeySetOptions{URL: extra.JWKS, Client: client, Now: cfg.Now, Timeout: cfg.Timeout, Algs: algs})
 	vcfg := oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now, SupportedSigningAlgs: make([]string, len(algs))}
 	for i, a := range algs {
 		vcfg.SupportedSigningAlgs[i] = string(a)

@@ -43,7 +43,7 @@ type LogoutClaims struct {
 // could not be fetched: the token was neither accepted nor refused.
 func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutClaims, error) {
 	if err := p.precheck(ctx, raw, logoutTokenTypes); err != nil {
-		if errors.Is(err, errKeysUnreachable) {
+		if errors.Is(err, ErrKeysUnreachable) {
 			return nil, fmt.Errorf("verify logout token: %w", err)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidLogoutToken, err)
@@ -80,7 +80,7 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutCl
 		return nil, fmt.Errorf("%w: iat older than %s", ErrInvalidLogoutToken, LogoutTokenMaxAge)
 	}
 	if c.Sub != nil {
-		if err := checkSubject(*c.Sub); err != nil {
+		if err := CheckSubject(*c.Sub); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidLogoutToken, err)
 		}
 	}

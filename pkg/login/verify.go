@@ -18,7 +18,7 @@ import (
 // what go-oidc (signature, iss, aud, exp) leaves out; nonce and azp are checked here.
 func (p *Provider) verify(ctx context.Context, raw, nonce, accessToken string) (*Claims, error) {
 	if err := p.precheck(ctx, raw, idTokenTypes); err != nil {
-		if errors.Is(err, errKeysUnreachable) {
+		if errors.Is(err, ErrKeysUnreachable) {
 			return nil, fmt.Errorf("verify id token: %w", err)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
