@@ -32,9 +32,12 @@ var goldenCases = []string{
 	"post_no_session",
 	"allowed_forged_identity",
 	"allowed_only_own_cookie",
+	"two_session_cookies",
+	"sign_out_cross_site",
 	"sign_out",
 	"fetch_after_sign_out",
 	"no_http_attributes",
+	"forwarded_proto_javascript", // review: became login_url "javascript://…"
 }
 
 // goldenVars holds the run's values for the {{placeholders}} of requests and responses.

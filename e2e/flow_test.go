@@ -130,6 +130,37 @@ func runGatewayFlow(t *testing.T, s *stack, g gatewayUnderTest) {
 		require.False(t, strings.Contains(browsertest.Val(t, ctx, chromedp.Evaluate[string](`document.cookie`)), cookieName+"="), "scripts cannot read it")
 	})
 
+	t.Run("no token reachable from the page", func(t *testing.T) {
+		// The page's own scripts, with the session cookie, ask every endpoint that answers a gateway
+		// with the token, through this gateway: no answer header carries the bearer. (Where the gateway
+		// passes the path on to the app, the test upstream echoes the request it got, bearer included,
+		// in its body: that is the app's business, so only headers are checked here.)
+		for _, u := range []string{"/oauth2/auth", "/auth", "/oauth2/auth?x=1", "/oauth2//auth"} {
+			got := browsertest.Val(t, ctx, chromedp.Evaluate[string](`fetch(`+jsString(u)+`, {credentials: 'include'})
+				.then(r => [...r.headers].map(h => h.join(': ')).join('\n'), e => 'failed: ' + e)`, chromedp.EvalAwaitPromise))
+			require.False(t, strings.Contains(got, token), "%s answered the page with the access token", u)
+			require.NotContains(t, strings.ToLower(got), "authorization:", u)
+		}
+		// And as a raw client with the cookie, not limited by CORS: the browser-facing listener never
+		// answers /oauth2/auth or /auth, whatever the method.
+		for _, p := range []string{"/oauth2/auth", "/auth"} {
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodHead} {
+				req, err := http.NewRequest(m, "http://"+g.ab.http+p, nil)
+				require.NoError(t, err)
+				req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie.Value})
+				req.Header.Set("X-Original-Url", g.base+"/hello")
+				req.Header.Set("X-Forwarded-Uri", "/hello")
+				resp, err := noRedirects.Do(req)
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.Equal(t, http.StatusNotFound, resp.StatusCode, "%s %s", m, p)
+				require.Empty(t, resp.Header.Get("Authorization"))
+				require.False(t, strings.Contains(string(body), token))
+			}
+		}
+	})
+
 	t.Run("script without session gets 401", func(t *testing.T) {
 		n := g.up.count()
 		a := fetchWithoutSession(t, ctx, "/api/items")

@@ -99,6 +99,26 @@ func TestNginx(t *testing.T) {
 		}
 	})
 
+	t.Run("a client's X-Forwarded-* never describe the request", func(t *testing.T) {
+		// Review: a client's X-Forwarded-Uri and -Method were believed over X-Original-URL. The shipped
+		// config clears them (authbridge would refuse the contradiction: 400, a 500 from nginx), so the
+		// check is about the request the client really sent.
+		const uri = "/nginx-spoof-check?x=1"
+		resp, _ := g.get(t, uri, http.Header{"Accept": {"application/json"}, "X-Forwarded-Uri": {"/spoofed"},
+			"X-Forwarded-Method": {"DELETE"}, "X-Forwarded-Host": {"evil.test"}, "X-Forwarded-Proto": {"javascript"}}, "")
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		var decided string
+		for _, line := range strings.Split(ab.proc.log(), "\n") {
+			if strings.Contains(line, "msg=decided") && strings.Contains(line, "nginx-spoof-check") {
+				decided = line
+			}
+		}
+		require.Contains(t, decided, " method=GET ", "authbridge decided about the request as sent")
+		require.Contains(t, decided, " path=/nginx-spoof-check ")
+		require.NotContains(t, ab.proc.log(), "evil.test")
+		require.NotContains(t, ab.proc.log(), "/spoofed")
+	})
+
 	t.Run("navigation without session is sent to log in", func(t *testing.T) {
 		for _, tc := range []struct {
 			name string

@@ -86,6 +86,8 @@ type Options struct {
 	Users []devidp.User
 	// AllowUnverifiedEmail is login.Config.AllowUnverifiedEmail of the engine's provider.
 	AllowUnverifiedEmail bool
+	// IssParameter makes the provider follow RFC 9207 (devidp.Options.IssParameter).
+	IssParameter bool
 }
 
 // New starts devidp and builds an engine against it. Everything is stopped when t ends.
@@ -107,6 +109,7 @@ func New(t testing.TB, o Options) *Env {
 		AccessTokenTTL:     o.TokenTTL,
 		RefreshReuseWindow: o.ReuseWindow,
 		AutoLogin:          o.AutoLogin,
+		IssParameter:       o.IssParameter,
 		Now:                clock.Now,
 	})
 	require.NoError(t, err)
@@ -170,10 +173,10 @@ func (e *Env) ReplicaWith(t testing.TB, edit func(*authz.Options)) *authz.Engine
 	return eng
 }
 
-// Navigate is a browser's top-level GET of uri on the app host.
+// Navigate is a browser's top-level GET of uri on the app host, following a link on the app's own pages.
 func Navigate(uri, cookie string) *authz.Request {
 	return &authz.Request{Front: "test", Method: "GET", Scheme: "https", Host: AppHost, URI: uri,
-		Accept: "text/html,application/xhtml+xml,*/*;q=0.8", FetchMode: "navigate", Cookie: cookie}
+		Accept: "text/html,application/xhtml+xml,*/*;q=0.8", FetchMode: "navigate", FetchSite: "same-origin", Cookie: cookie}
 }
 
 // FollowToProvider visits the provider's authorize URL as the browser would and returns the callback

@@ -10,18 +10,22 @@ import (
 
 // ErrLogoutToken wraps every reason a back-channel logout token is refused (bad signature, audience,
 // claims, or a replayed jti); the front answers 400. Other errors from BackchannelLogout mean the store
-// could not answer (503), so the provider retries.
+// or the provider's keys could not be reached (503), so the provider retries.
 var ErrLogoutToken = errors.New("authz: logout token refused")
 
 // BackchannelLogout ends the sessions an OIDC back-channel logout token names: those that came from its
 // sid, or, with only a sub, every session of that user. It returns how many sessions it ended.
 func (e *Engine) BackchannelLogout(ctx context.Context, raw string) (int, error) {
 	c, err := e.o.Provider.VerifyLogoutToken(ctx, raw)
-	if err != nil {
+	if errors.Is(err, login.ErrInvalidLogoutToken) {
 		e.log.Warn("back-channel logout token refused", "err", err)
 		return 0, fmt.Errorf("%w: %w", ErrLogoutToken, err)
 	}
-	first, err := e.o.Sessions.Once(ctx, "jti", c.JTI, login.LogoutTokenMaxAge)
+	if err != nil {
+		return 0, err
+	}
+	// Remembered for as long as the token could still be accepted, so it is never accepted twice.
+	first, err := e.o.Sessions.Once(ctx, "jti", c.JTI, login.LogoutReplayWindow)
 	if err != nil {
 		return 0, err
 	}

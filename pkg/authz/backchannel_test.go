@@ -128,3 +128,45 @@ func TestLogoutTokenClaims(t *testing.T) {
 	_, err = env.Engine.BackchannelLogout(context.Background(), tok)
 	require.ErrorIs(t, err, authz.ErrLogoutToken)
 }
+
+// TestLogoutJTIRememberedWhileAcceptable: a logout token's jti is remembered for as long as the token
+// could be accepted (its iat may be up to the skew ahead, and it is accepted until its iat is the
+// maximum age old), so a replay is refused for the token's whole life. Review: a token with iat 59 s
+// ahead was accepted again about 10 minutes later. Each row also sends a twin with a fresh jti at
+// replay time, to show whether the token itself would still have been accepted.
+func TestLogoutJTIRememberedWhileAcceptable(t *testing.T) {
+	tests := []struct {
+		name        string
+		iat         time.Duration // relative to the first use
+		replayAfter time.Duration
+		twinOK      bool // the token is still acceptable when replayed
+	}{
+		{"iat 59 s ahead, replayed 10 min 30 s later (review)", 59 * time.Second, 10*time.Minute + 30*time.Second, true},
+		{"iat 60 s ahead, replayed at its last acceptable instant", time.Minute, 11 * time.Minute, true},
+		{"iat 60 s ahead, replayed a second after that", time.Minute, 11*time.Minute + time.Second, false},
+		{"iat now, replayed at once", 0, 0, true},
+		{"iat now, replayed 10 min later", 0, 10 * time.Minute, true},
+		{"iat 10 min old, replayed at once", -10 * time.Minute, 0, true},
+		{"iat 30 s ahead, replayed 10 min 30 s later", 30 * time.Second, 10*time.Minute + 30*time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := enginetest.New(t, enginetest.Options{})
+			token := func(jti string, iat time.Time) string {
+				tok, err := env.IDP.Sign(map[string]any{"iss": env.IDPURL, "aud": enginetest.ClientID, "iat": iat.Unix(),
+					"jti": jti, "sub": enginetest.Alice.Subject,
+					"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})
+				require.NoError(t, err)
+				return tok
+			}
+			iat := env.Clock.Now().Add(tt.iat)
+			_, err := env.Engine.BackchannelLogout(context.Background(), token("j-1", iat))
+			require.NoError(t, err, "first use")
+			env.Clock.Advance(tt.replayAfter)
+			_, err = env.Engine.BackchannelLogout(context.Background(), token("j-1", iat))
+			require.ErrorIs(t, err, authz.ErrLogoutToken, "replay")
+			_, err = env.Engine.BackchannelLogout(context.Background(), token("j-2", iat))
+			require.Equal(t, tt.twinOK, err == nil, "twin with a fresh jti: %v", err)
+		})
+	}
+}

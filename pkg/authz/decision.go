@@ -15,7 +15,7 @@ const (
 	Allow Outcome = iota + 1
 	// Redirect sends the browser to Decision.Location (302) with Decision.Cookies.
 	Redirect
-	// Deny answers the client with Decision.Status (400, 401 or 403), Decision.Header and Decision.Body.
+	// Deny answers the client with Decision.Status (4xx), Decision.Header and Decision.Body.
 	Deny
 )
 
@@ -50,6 +50,9 @@ type Request struct {
 	URI        string // path and query as the client sent them
 	Accept     string // the client's Accept header
 	FetchMode  string // the client's Sec-Fetch-Mode header
+	FetchSite  string // the client's Sec-Fetch-Site header; with Origin and Referer, who asked for a sign-out
+	Origin     string // the client's Origin header
+	Referer    string // the client's Referer header
 	Cookie     string // the client's Cookie header(s), joined with "; "
 	NoRedirect bool   // the gateway cannot pass a 3xx to the browser (nginx auth_request): answer 401 instead
 	Client     string // the client's address as the gateway saw it; for logs of suspicious requests
@@ -61,7 +64,7 @@ type Request struct {
 // Decision is what the engine concluded about one request. Fronts render it; it holds no protocol types.
 type Decision struct {
 	Outcome  Outcome
-	Status   int            // Redirect: 302; Deny: 400, 401 or 403
+	Status   int            // Redirect: 302, or 303 after a POST; Deny: 4xx (e.g. 400, 401, 403, 405, 431)
 	Location string         // Redirect only: where the browser goes next
 	Cookies  []*http.Cookie // to set on the browser
 	Upstream http.Header    // Allow only: set on the proxied request, replacing what the client sent

@@ -171,6 +171,13 @@ func cookieNames(cookie string) func(yield func(string) bool) {
 func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	start := time.Now() // wall time for the latency metric, whatever clock decides
 	d, err := e.decide(ctx, r)
+	if d != nil && d.Outcome != Allow && IsOAuth2Path(r.URI) {
+		// Both fronts render Decision.Header on redirects and denials; an allowed request is the app's.
+		if d.Header == nil {
+			d.Header = http.Header{}
+		}
+		SetOAuth2Headers(d.Header)
+	}
 	if e.o.Metrics != nil {
 		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
 	}
@@ -183,10 +190,15 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	return d, err
 }
 
-// decide runs the steps in order: sign-out, login start, callback, then the session check. A gateway
-// that cannot pass a redirect on (nginx auth_request) never gets these flows: they set cookies or act
-// on the store (mark a state used, delete a session), and their answer would be lost.
+// decide refuses an oversized Cookie header first (before any store lookup), then runs the steps in
+// order: sign-out, login start, callback, then the session check. A gateway that cannot pass a redirect
+// on (nginx auth_request) never gets these flows: they set cookies or act on the store (mark a state
+// used, delete a session), and their answer would be lost.
 func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
+	if len(r.Cookie) > MaxCookieHeader {
+		e.log.Warn("cookie header too large", "bytes", len(r.Cookie), "host", r.Host, "client", r.Client)
+		return cookieTooLarge(), nil
+	}
 	if r.NoRedirect {
 		return e.check(ctx, r)
 	}
@@ -207,17 +219,24 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	if d != nil {
 		return d, nil
 	}
-	raw := cookieValue(r.Cookie, e.o.Cookie.Name)
-	if raw == "" {
+	raw, n := findCookie(r.Cookie, e.o.Cookie.Name)
+	switch {
+	case n == 0:
 		return e.unauthenticated(r, "no session cookie")
+	case n > 1:
+		// Never "first wins": a sibling domain could toss its own session in ahead of the user's. Not
+		// cleared either (see forget).
+		e.log.Warn("several session cookies", "count", n, "host", r.Host, "client", r.Client)
+		return e.unauthenticated(r, "several session cookies")
 	}
+	// From here the one session cookie is ours to clear when it names no usable session.
 	t, err := session.ParseTicket(raw)
 	if err != nil {
-		return e.unauthenticated(r, "malformed session cookie")
+		return e.forget(e.unauthenticated(r, "malformed session cookie"))
 	}
 	s, err := e.o.Sessions.Load(ctx, t)
 	if errors.Is(err, session.ErrNotFound) {
-		return e.unauthenticated(r, "session not found")
+		return e.forget(e.unauthenticated(r, "session not found"))
 	}
 	if err != nil {
 		return nil, err
@@ -227,12 +246,12 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 		if err := e.o.Sessions.Delete(ctx, t); err != nil {
 			return nil, err
 		}
-		return e.unauthenticated(r, "session reached its maximum lifetime")
+		return e.forget(e.unauthenticated(r, "session reached its maximum lifetime"))
 	}
 	if e.refreshDue(s, now) {
 		fresh, d, err := e.refresh(ctx, r, t, s)
 		if d != nil || err != nil {
-			return d, err
+			return e.forget(d, err)
 		}
 		s = fresh
 	} else if e.touchDue(s, now) {

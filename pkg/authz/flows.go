@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/authbridge/authbridge/pkg/login"
@@ -40,7 +41,12 @@ func (e *Engine) start(r *Request, rd string) (*Decision, error) {
 	}
 	returnTo := e.o.Redirects.Clean(rd, origin(r))
 	if returnTo == "" {
-		returnTo = "/"
+		if rd != "" {
+			e.log.Warn("return URL refused", "host", r.Host, "client", r.Client)
+		}
+		if returnTo = e.home(r); returnTo == "" {
+			return badHost(), nil
+		}
 	}
 	if len(returnTo) > maxCleanReturn {
 		return returnTooLong(), nil
@@ -76,11 +82,13 @@ func (e *Engine) start(r *Request, rd string) (*Decision, error) {
 // nonce. Only then does the store see the login: a single-use marker under the hash of the state, so
 // that the same callback cannot complete twice, and the new session.
 func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
-	q := query(r.URI)
-	if q.Get("error") != "" {
-		// The provider refused (e.g. the user denied consent); its error code is safe to show.
-		e.log.Info("provider returned an error to the callback", "error", q.Get("error"))
-		return deny(http.StatusForbidden, "login was refused by the identity provider\n", "text/plain; charset=utf-8", "provider error"), nil
+	q, reason := e.callbackParams(r.URI)
+	if reason != "" {
+		e.log.Warn("callback refused", "reason", reason, "host", r.Host, "client", r.Client)
+		return badCallback(reason), nil
+	}
+	if q.Has("error") {
+		return e.providerError(ctx, r, q)
 	}
 	state, code := q.Get("state"), q.Get("code")
 	if state == "" || code == "" {
@@ -138,10 +146,15 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 	}
 	e.log.Info("login", "session", t.LogID(), "sub", s.Subject)
 	maxAge := int(e.o.Lifetimes.Max.Seconds())
+	loc := p.ReturnTo
+	if !strings.HasPrefix(loc, "https://") && !strings.HasPrefix(loc, "http://") {
+		// A login started before return URLs were always absolute: "/" then meant this origin's root.
+		loc = e.home(r)
+	}
 	return &Decision{
 		Outcome:  Redirect,
 		Status:   http.StatusFound,
-		Location: p.ReturnTo,
+		Location: loc,
 		Cookies:  []*http.Cookie{e.cookie(e.o.Cookie.Name, t.String(), maxAge), clear},
 		Header:   http.Header{"Cache-Control": {"no-store"}},
 		Reason:   "login complete",
@@ -149,23 +162,36 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 }
 
 // signOut deletes the session, clears the cookie and sends the browser to the provider's logout and
-// from there to rd (validated). If the store cannot delete, it fails rather than pretend.
+// from there to rd (validated), if the browser vouches that the user asked (signOutGate). Several session
+// cookies all end (up to maxSignOutSessions), and none lends its ID token to the provider's logout. If the
+// store cannot delete, it fails rather than pretend.
 func (e *Engine) signOut(ctx context.Context, r *Request) (*Decision, error) {
+	home := e.home(r)
+	if home == "" {
+		return badHost(), nil
+	}
+	if d := e.signOutGate(r); d != nil {
+		return d, nil
+	}
 	returnTo := e.o.Redirects.Clean(queryParam(r.URI, "rd"), origin(r))
 	if returnTo == "" {
-		returnTo = origin(r) + "/"
-		if e.o.Redirects.Clean(returnTo, "") == "" {
-			returnTo = ""
-		}
+		returnTo = home
 	}
 	var idToken string
-	if t, err := session.ParseTicket(cookieValue(r.Cookie, e.o.Cookie.Name)); err == nil {
-		s, err := e.o.Sessions.Load(ctx, t)
-		switch {
-		case err == nil:
-			idToken = s.IDToken
-		case !errors.Is(err, session.ErrNotFound):
-			return nil, err
+	values := cookieValues(r.Cookie, e.o.Cookie.Name, maxSignOutSessions)
+	for _, v := range values {
+		t, err := session.ParseTicket(v)
+		if err != nil {
+			continue
+		}
+		if len(values) == 1 {
+			s, err := e.o.Sessions.Load(ctx, t)
+			switch {
+			case err == nil:
+				idToken = s.IDToken
+			case !errors.Is(err, session.ErrNotFound):
+				return nil, err
+			}
 		}
 		if err := e.o.Sessions.Delete(ctx, t); err != nil {
 			return nil, err
@@ -176,12 +202,13 @@ func (e *Engine) signOut(ctx context.Context, r *Request) (*Decision, error) {
 	if loc == "" {
 		loc = returnTo
 	}
-	if loc == "" {
-		loc = "/"
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther // the browser follows with a GET, whatever it makes of a 302
 	}
 	return &Decision{
 		Outcome:  Redirect,
-		Status:   http.StatusFound,
+		Status:   status,
 		Location: loc,
 		Cookies:  []*http.Cookie{e.cookie(e.o.Cookie.Name, "", -1)},
 		Header:   http.Header{"Cache-Control": {"no-store"}},

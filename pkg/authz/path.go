@@ -129,10 +129,6 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
 func unhex(c byte) byte {
 	switch {
 	case c <= '9':

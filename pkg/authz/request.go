@@ -35,23 +35,6 @@ func origin(r *Request) string {
 	return scheme + "://" + r.Host
 }
 
-// cookieValue finds one cookie in a Cookie header without allocating for the others.
-func cookieValue(header, name string) string {
-	for header != "" {
-		var part string
-		part, header, _ = strings.Cut(header, ";")
-		part = strings.TrimLeft(part, " \t")
-		if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
-			v := strings.TrimRight(part[len(name)+1:], " \t")
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			return v
-		}
-	}
-	return ""
-}
-
 // isNavigation reports whether the request is a browser navigating (which may be redirected to log in)
 // rather than a script, API client or form post. Sec-Fetch-Mode, when the browser sends it, decides;
 // otherwise a GET or HEAD whose Accept prefers text/html over JSON counts as navigation.

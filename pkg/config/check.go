@@ -120,6 +120,45 @@ func isDomain(s string) bool {
 	return true
 }
 
+// isRedirectEntry reports whether s is a valid redirect.allowed_domains entry: an optional leading dot
+// (subdomains; not for IP addresses), an ASCII host (a domain, punycode for IDNs, or an IP address, IPv6
+// in brackets without a zone), and an optional :port (1-65535, no leading zero).
+func isRedirectEntry(s string) bool {
+	rest, dot := strings.CutPrefix(s, ".")
+	host, port := rest, ""
+	if strings.HasPrefix(rest, "[") {
+		i := strings.IndexByte(rest, ']')
+		if i < 0 || dot {
+			return false
+		}
+		a, err := netip.ParseAddr(rest[1:i])
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+		host, port = "", rest[i+1:]
+		if port != "" && port[0] != ':' {
+			return false
+		}
+	} else if i := strings.IndexByte(rest, ':'); i >= 0 {
+		host, port = rest[:i], rest[i:]
+	}
+	if port != "" {
+		port = port[1:]
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' || strconv.Itoa(n) != port {
+			return false
+		}
+	}
+	if host == "" {
+		return !dot && strings.HasPrefix(rest, "[")
+	}
+	if dot {
+		if _, err := netip.ParseAddr(host); err == nil {
+			return false
+		}
+	}
+	return isDomain(host)
+}
+
 // isCookieToken reports whether s is a valid cookie name: an RFC 6265 token (visible ASCII, no separators).
 func isCookieToken(s string) bool {
 	if s == "" {

@@ -49,6 +49,7 @@ type Config struct {
 	// TrustedProxyPrefixes is TrustedProxies parsed (and masked). Load fills it; it has no key of its own.
 	TrustedProxyPrefixes []netip.Prefix `yaml:"-"`
 	Policy               Policy         `yaml:"policy"`
+	Bearer               Bearer         `yaml:"bearer"`
 	Log                  Log            `yaml:"log"`
 	Admin                Admin          `yaml:"admin"`
 	// IgnoredEnv names the AUTHBRIDGE_* variables that Load passed over as Kubernetes service links
@@ -239,9 +240,13 @@ type Listen struct {
 
 // Redirect limits where the browser may be sent after login and logout (redirect.*).
 type Redirect struct {
-	// AllowedDomains (redirect.allowed_domains) lists the hosts a return-to URL may point at:
-	// "example.com" is that host exactly, ".example.com" is that host and all its subdomains. Default:
-	// empty, meaning only the host of oidc.redirect_url (see Config.RedirectDomains).
+	// AllowedDomains (redirect.allowed_domains) lists the hosts an absolute return-to URL may point at
+	// (a path such as /dash always stays on the request's own host): "example.com" is that host exactly,
+	// ".example.com" is that host and all its subdomains, both on the scheme's default port only;
+	// "example.com:8443" and ".example.com:8443" name another port (and only that port). Hosts are
+	// ASCII (an IDN in punycode, xn--…); an IP address matches only when a URL spells it exactly as
+	// listed ("127.0.0.1", "[::1]:8443"). Default: empty, meaning only the host (and port) of
+	// oidc.redirect_url (see Config.RedirectDomains).
 	AllowedDomains []string `yaml:"allowed_domains"`
 }
 
@@ -259,6 +264,24 @@ type Policy struct {
 	// decides, and EmailDomains and Groups are the rule of requests that match none. In the environment:
 	// the list in YAML flow syntax. Default: none.
 	Routes []Route `yaml:"routes"`
+}
+
+// Bearer lets API clients send a JWT access token (`Authorization: Bearer`) instead of a session cookie
+// (bearer.*). The token is verified against its issuer's keys, then the same policy applies to its
+// claims; a refused token gets 401 or 403 with an RFC 6750 challenge, never a login redirect.
+type Bearer struct {
+	// Audiences (bearer.audiences), when set, turns bearer tokens on: a request with a bearer JWT and no
+	// session cookie is accepted only if the token verifies (signature against the issuer's JWKS, iss,
+	// exp, nbf, iat) and its aud names one of these, e.g. the Auth0 API identifier that oidc.audience
+	// asks for. Default: empty, bearer tokens are off (the session decides, and the Authorization header
+	// that the client sent is replaced upstream).
+	Audiences []string `yaml:"audiences"`
+	// ExtraIssuers (bearer.extra_issuers) are issuers besides oidc.issuer_url whose access tokens are
+	// accepted, each compared exactly with the token's iss (trailing slash included) and discovered
+	// (OIDC discovery, then its JWKS) on the first token that names it; https, or http only for
+	// 127.0.0.1, localhost or ::1. One that cannot be reached does not stop start-up: its tokens get 503
+	// until it answers. Needs Audiences. Default: none.
+	ExtraIssuers []string `yaml:"extra_issuers"`
 }
 
 // Admin configures the session admin API on the admin listener (admin.*).
@@ -330,7 +353,8 @@ func defaultCookieName(ck Cookie) string {
 }
 
 // RedirectDomains returns the effective redirect.allowed_domains: the configured list, or when it is empty
-// the host of oidc.redirect_url alone (nil if that does not parse). Entries keep their leading dot.
+// the host of oidc.redirect_url alone, with its port unless that is the scheme's default (nil if it does
+// not parse). Entries keep their leading dot.
 func (c *Config) RedirectDomains() []string {
 	if len(c.Redirect.AllowedDomains) > 0 {
 		return c.Redirect.AllowedDomains
@@ -339,5 +363,12 @@ func (c *Config) RedirectDomains() []string {
 	if err != nil || u.Hostname() == "" {
 		return nil
 	}
-	return []string{strings.ToLower(u.Hostname())}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); u.Scheme == "https" && p == "443" || u.Scheme == "http" && p == "80" {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return []string{host}
 }

@@ -74,7 +74,20 @@ func TestValidateRules(t *testing.T) {
 		{"listen port zero twice", func(c *Config) { c.Listen.HTTP, c.Listen.GRPC = "127.0.0.1:0", "127.0.0.1:0" }, ""},
 		{"listen bad port", func(c *Config) { c.Listen.Admin = ":99999" }, "listen.admin"},
 		{"allowed domains", func(c *Config) { c.Redirect.AllowedDomains = []string{".example.com", "a.example.org"} }, ""},
-		{"allowed domain with port", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com:443"} }, "redirect.allowed_domains"},
+		{"allowed domain with port", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com:8443", ".example.org:8443"} }, ""},
+		{"allowed ip addresses", func(c *Config) { c.Redirect.AllowedDomains = []string{"127.0.0.1", "[::1]:8443", "[2001:db8::1]"} }, ""},
+		{"allowed punycode", func(c *Config) { c.Redirect.AllowedDomains = []string{"xn--bcher-kva.example"} }, ""},
+		{"allowed domain port zero", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com:0"} }, "redirect.allowed_domains"},
+		{"allowed domain empty port", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com:"} }, "redirect.allowed_domains"},
+		{"allowed domain port leading zero", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com:08443"} }, "redirect.allowed_domains"},
+		{"allowed domain port too big", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com:65536"} }, "redirect.allowed_domains"},
+		{"allowed domain unicode", func(c *Config) { c.Redirect.AllowedDomains = []string{"bücher.example"} }, "redirect.allowed_domains"},
+		{"allowed domain trailing dot", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com."} }, "redirect.allowed_domains"},
+		{"allowed domain ipv6 zone", func(c *Config) { c.Redirect.AllowedDomains = []string{"[fe80::1%eth0]"} }, "redirect.allowed_domains"},
+		{"allowed domain bare ipv6", func(c *Config) { c.Redirect.AllowedDomains = []string{"::1"} }, "redirect.allowed_domains"},
+		{"allowed dotted ip", func(c *Config) { c.Redirect.AllowedDomains = []string{".127.0.0.1"} }, "redirect.allowed_domains"},
+		{"allowed domain with path", func(c *Config) { c.Redirect.AllowedDomains = []string{"example.com/x"} }, "redirect.allowed_domains"},
+		{"allowed domain with scheme", func(c *Config) { c.Redirect.AllowedDomains = []string{"https://example.com"} }, "redirect.allowed_domains"},
 		{"empty group", func(c *Config) { c.Policy.Groups = []string{" "} }, "policy.groups"},
 		{"ipv6 zone proxy", func(c *Config) { c.TrustedProxies = []string{"fe80::1%eth0"} }, "trusted_proxies"},
 	}
@@ -145,4 +158,28 @@ func TestWarnings(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.Warnings(), 1)
 	require.Contains(t, c.Warnings()[0], "session.logins_per_client is deprecated and ignored")
+}
+
+func TestRedirectDomainsDefault(t *testing.T) {
+	tests := []struct {
+		name, redirectURL string
+		allowed, want     []string
+	}{
+		{"host", "https://auth.example.com/oauth2/callback", nil, []string{"auth.example.com"}},
+		{"default port dropped", "https://auth.example.com:443/oauth2/callback", nil, []string{"auth.example.com"}},
+		{"http default port dropped", "http://auth.example.com:80/oauth2/callback", nil, []string{"auth.example.com"}},
+		{"other port kept", "https://Auth.Example.com:8443/oauth2/callback", nil, []string{"auth.example.com:8443"}},
+		{"https on 80 is not default", "https://auth.example.com:80/oauth2/callback", nil, []string{"auth.example.com:80"}},
+		{"ip and port", "http://127.0.0.1:4180/oauth2/callback", nil, []string{"127.0.0.1:4180"}},
+		{"ipv6 default port", "http://[::1]:80/oauth2/callback", nil, []string{"[::1]"}},
+		{"ipv6 other port", "http://[::1]:4180/oauth2/callback", nil, []string{"[::1]:4180"}},
+		{"configured list wins", "https://auth.example.com/oauth2/callback", []string{".example.org"}, []string{".example.org"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.OIDC.RedirectURL, c.Redirect.AllowedDomains = tt.redirectURL, tt.allowed
+			require.Equal(t, tt.want, c.RedirectDomains())
+		})
+	}
 }

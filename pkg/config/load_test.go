@@ -61,6 +61,10 @@ func TestLoadInvalidFiles(t *testing.T) {
 		{"duplicate_key.yaml", ErrInvalidValue, "session.store: duplicate key (line 8, first at line 7)"},
 		{"bad_allowed_domain.yaml", ErrInvalidValue, "redirect.allowed_domains"},
 		{"bad_email_domain.yaml", ErrInvalidValue, "policy.email_domains"},
+		{"bad_bearer_issuer.yaml", ErrInvalidValue, `bearer.extra_issuers: "http://idp.example.com/" uses http`},
+		{"bearer_issuer_twice.yaml", ErrInvalidValue, `bearer.extra_issuers: "https://tenant.auth0.com/" is listed twice, or is oidc.issuer_url`},
+		{"bearer_issuers_without_audiences.yaml", ErrInvalidValue, "bearer.extra_issuers: has no effect without bearer.audiences"},
+		{"bad_bearer_audience.yaml", ErrInvalidValue, `bearer.audiences: "https://api.example.com " is not an audience`},
 		{"syntax_error.yaml", ErrInvalidValue, "parse yaml"},
 	}
 	for _, tt := range tests {
@@ -128,6 +132,8 @@ func TestLoadValidFull(t *testing.T) {
 		netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32"),
 	}, c.TrustedProxyPrefixes)
 	require.Equal(t, Policy{EmailDomains: []string{"example.com"}, Groups: []string{"admins", "staff"}}, c.Policy)
+	require.Equal(t, Bearer{Audiences: []string{"https://api.example.com"},
+		ExtraIssuers: []string{"https://partner.example.org/", "http://127.0.0.1:5556"}}, c.Bearer)
 	require.Equal(t, Log{Level: "debug", Format: "text"}, c.Log)
 	require.NoError(t, c.Validate(), "a loaded Config stays valid")
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Validate checks every rule of the contract without any I/O (it neither reads secret files nor reaches
@@ -37,8 +38,9 @@ func (c *Config) validate() []error {
 	c.validateSession(&p)
 	c.validateListen(&p)
 	for _, d := range c.Redirect.AllowedDomains {
-		if !isDomain(strings.TrimPrefix(d, ".")) {
-			p.invalid("redirect.allowed_domains", "%q is not a domain; write example.com for that host, .example.com to add its subdomains", d)
+		if !isRedirectEntry(d) {
+			p.invalid("redirect.allowed_domains", "%q is not a host; write example.com for that host, .example.com to add its subdomains, "+
+				"an IDN in punycode (xn--…), and :port only for a port other than the scheme's default", d)
 		}
 	}
 	for _, s := range c.TrustedProxies {
@@ -47,6 +49,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	c.validatePolicy(&p)
+	c.validateBearer(&p)
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	p.oneOf("log.format", c.Log.Format, "json", "text")
 	for _, sf := range c.secretFiles() {
@@ -96,6 +99,30 @@ func (c *Config) validateOIDC(p *problems) {
 	p.oneOf("oidc.logout", o.Logout, "auto", "oidc", "auth0", "none")
 	if o.Timeout <= 0 {
 		p.invalid("oidc.timeout", "%s must be positive", fmtDuration(o.Timeout))
+	}
+}
+
+func (c *Config) validateBearer(p *problems) {
+	b := &c.Bearer
+	for _, a := range b.Audiences {
+		if a == "" || strings.TrimSpace(a) != a || strings.ContainsFunc(a, unicode.IsControl) {
+			p.invalid("bearer.audiences", "%q is not an audience; write it exactly as the tokens' aud does", a)
+		}
+	}
+	if len(b.ExtraIssuers) > 0 && len(b.Audiences) == 0 {
+		p.invalid("bearer.extra_issuers", "has no effect without bearer.audiences; set the audiences its tokens are for")
+	}
+	seen := map[string]bool{c.OIDC.IssuerURL: true}
+	for _, iss := range b.ExtraIssuers {
+		switch {
+		case iss == "":
+			p.invalid("bearer.extra_issuers", "empty issuer")
+		case checkIssuer(iss) != "":
+			p.invalid("bearer.extra_issuers", "%q %s", iss, checkIssuer(iss))
+		case seen[iss]:
+			p.invalid("bearer.extra_issuers", "%q is listed twice, or is oidc.issuer_url", iss)
+		}
+		seen[iss] = true
 	}
 }
 

@@ -69,7 +69,7 @@ func (p *IDP) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if code, desc := p.checkAuthorize(q); code != "" {
 		log.Debug("authorize refused", "error", code, "client_id", c.ID)
-		redirectError(w, r, req, code, desc)
+		p.redirectError(w, r, req, code, desc)
 		return
 	}
 	sess := p.ssoSession(r)
@@ -78,7 +78,7 @@ func (p *IDP) authorize(w http.ResponseWriter, r *http.Request) {
 		log.Debug("silent sso", "client_id", c.ID)
 		p.issueCode(w, r, req, sess.login)
 	case req.prompt == "none":
-		redirectError(w, r, req, "login_required", "Login required")
+		p.redirectError(w, r, req, "login_required", "Login required")
 	case p.o.AutoLogin != "":
 		p.issueCode(w, r, req, p.startSession(w, r, p.users[p.o.AutoLogin]))
 	default:
@@ -209,13 +209,22 @@ func (p *IDP) issueCode(w http.ResponseWriter, r *http.Request, req authRequest,
 		expires:     p.now().Add(codeTTL),
 	}
 	p.mu.Unlock()
-	http.Redirect(w, r, withQuery(req.redirectURI, "code", code, "state", req.state), http.StatusFound)
+	http.Redirect(w, r, withQuery(req.redirectURI, "code", code, "state", req.state, "iss", p.issParam()), http.StatusFound)
+}
+
+// issParam is the iss parameter of authorization responses (RFC 9207): the issuer when
+// Options.IssParameter is set, else empty (not sent).
+func (p *IDP) issParam() string {
+	if p.o.IssParameter {
+		return p.o.Issuer
+	}
+	return ""
 }
 
 // redirectError sends the browser back to the client with an OAuth error, echoing state.
-func redirectError(w http.ResponseWriter, r *http.Request, req authRequest, code, desc string) {
-	http.Redirect(w, r, withQuery(req.redirectURI, "error", code, "error_description", desc, "state", req.state),
-		http.StatusFound)
+func (p *IDP) redirectError(w http.ResponseWriter, r *http.Request, req authRequest, code, desc string) {
+	http.Redirect(w, r, withQuery(req.redirectURI, "error", code, "error_description", desc, "state", req.state,
+		"iss", p.issParam()), http.StatusFound)
 }
 
 // withQuery adds the non-empty key/value pairs to the query of base, a URL checked by New.

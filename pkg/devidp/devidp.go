@@ -81,6 +81,10 @@ type Options struct {
 	AutoLogin string
 	// ShowPasswords makes the login page list every user with its password (demo).
 	ShowPasswords bool
+	// IssParameter makes the provider follow RFC 9207, as Ory Hydra and Okta do: discovery says
+	// authorization_response_iss_parameter_supported: true and every authorization response (code or
+	// error) carries iss=Issuer. Off (Auth0's behaviour), neither is sent.
+	IssParameter bool
 	// Now is the clock for token times and expiries; default time.Now.
 	Now func() time.Time
 	// Logger receives per-request outcomes at Debug and suspicious input at Warn; default discards.
@@ -92,6 +96,7 @@ type Stats struct {
 	TokenCalls      map[string]int // token-endpoint requests by grant_type, counted on arrival, failures included
 	RevokedFamilies int            // refresh-token families revoked by reuse detection
 	Logins          int            // user authentications (form or AutoLogin); silent SSO reuse is not counted
+	KeyFetches      int            // JWKS requests
 }
 
 // IDP is a running development provider. All methods are safe for concurrent use.
@@ -119,6 +124,8 @@ type state struct {
 	delay    time.Duration
 	down     bool
 	verified map[string]bool // email_verified by username, set by SetEmailVerified
+	rewrite  TokenRewrite
+	keysDown bool
 }
 
 // New checks o, fills defaults and generates an RSA-2048 RS256 signing key with a thumbprint kid.
@@ -290,6 +297,26 @@ func (p *IDP) emailVerified(usr User) bool {
 		return v
 	}
 	return !usr.EmailUnverified
+}
+
+// TokenRewrite turns the token endpoint's success answer into another one: it may change the headers
+// (Content-Type is application/json) and returns the body to send in place of body.
+type TokenRewrite func(h http.Header, body []byte) []byte
+
+// SetTokenRewrite passes every later successful token answer through f, so that tests can play a
+// provider that answers badly (a form-encoded body, token_type mac, a tampered ID token). nil restores
+// the faithful answers.
+func (p *IDP) SetTokenRewrite(f TokenRewrite) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st.rewrite = f
+}
+
+// SetKeysDown makes the JWKS endpoint answer 503 while down is true.
+func (p *IDP) SetKeysDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st.keysDown = down
 }
 
 // RevokeUser invalidates every refresh token issued to subject; presenting one answers invalid_grant.

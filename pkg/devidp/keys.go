@@ -22,6 +22,7 @@ var errBadToken = errors.New("devidp: invalid token")
 
 // keySet holds the signing key and the signers built from it; immutable after newKeySet.
 type keySet struct {
+	private  *rsa.PrivateKey
 	public   jose.JSONWebKey
 	idSigner jose.Signer // typ JWT
 	atSigner jose.Signer // typ at+jwt (RFC 9068)
@@ -39,19 +40,23 @@ func newKeySet() (*keySet, error) {
 		return nil, fmt.Errorf("compute key thumbprint: %w", err)
 	}
 	pub.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
-	signer := func(typ jose.ContentType) (jose.Signer, error) {
-		return jose.NewSigner(
-			jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: pub.KeyID}},
-			(&jose.SignerOptions{}).WithType(typ))
-	}
-	ks := &keySet{public: pub}
-	if ks.idSigner, err = signer("JWT"); err != nil {
+	ks := &keySet{private: key, public: pub}
+	if ks.idSigner, err = ks.signer("JWT"); err != nil {
 		return nil, fmt.Errorf("create signer: %w", err)
 	}
-	if ks.atSigner, err = signer("at+jwt"); err != nil {
+	if ks.atSigner, err = ks.signer("at+jwt"); err != nil {
 		return nil, fmt.Errorf("create signer: %w", err)
 	}
 	return ks, nil
+}
+
+// signer signs with the key and its kid, RS256, with typ in the header (none when typ is "").
+func (ks *keySet) signer(typ jose.ContentType) (jose.Signer, error) {
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(typ)
+	}
+	return jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: ks.private, KeyID: ks.public.KeyID}}, opts)
 }
 
 // sign serializes claims as a compact JWS.
@@ -203,7 +208,7 @@ func (p *IDP) userBySubject(sub string) (User, bool) {
 // discovery serves the OpenID Provider metadata.
 func (p *IDP) discovery(w http.ResponseWriter, _ *http.Request) {
 	iss := p.o.Issuer
-	writeJSON(w, http.StatusOK, map[string]any{
+	doc := map[string]any{
 		"issuer":                                iss,
 		"authorization_endpoint":                iss + "authorize",
 		"token_endpoint":                        iss + "oauth/token",
@@ -221,11 +226,23 @@ func (p *IDP) discovery(w http.ResponseWriter, _ *http.Request) {
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
 		"claims_supported": []string{"aud", "auth_time", "azp", "email", "email_verified", "exp", "iat",
 			"iss", "name", "nonce", "sid", "sub", p.o.GroupsClaim},
-	})
+	}
+	if p.o.IssParameter {
+		doc["authorization_response_iss_parameter_supported"] = true
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 // jwks serves the public signing key.
 func (p *IDP) jwks(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	p.st.stats.KeyFetches++
+	down := p.st.keysDown
+	p.mu.Unlock()
+	if down {
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
 	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{p.keys.public}})
 }
 

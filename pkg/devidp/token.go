@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -70,7 +71,19 @@ func (p *IDP) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, fail.status(), oauthError{fail.code, fail.desc})
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	p.mu.Lock()
+	rewrite := p.st.rewrite
+	p.mu.Unlock()
+	if rewrite == nil {
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	body, _ := json.Marshal(res)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	body = rewrite(w.Header(), append(body, '\n'))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 // tokenGrant authenticates the client and runs the requested grant; r's form is parsed.

@@ -4,6 +4,7 @@ package extauthz
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -46,16 +47,47 @@ func New(engine *authz.Engine, log *slog.Logger) *Server {
 
 // Check decides one request Envoy asks about.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	in, ok := toRequest(req)
-	if !ok {
-		s.log.Warn("malformed CheckRequest: no http request attributes")
-		return denied(codes.InvalidArgument, http.StatusBadRequest, nil, "Bad Request\n"), nil
+	in, err := toRequest(req)
+	if err != nil {
+		return s.refuse(req, err), nil
 	}
 	d, err := s.engine.Decide(ctx, &in.Request)
 	if err != nil {
-		return Unavailable(), nil
+		resp := Unavailable()
+		if authz.IsOAuth2Path(in.URI) {
+			// The engine puts these in the decisions it makes; this answer is the front's own.
+			dr := resp.GetDeniedResponse()
+			dr.Headers = append(dr.Headers, header("referrer-policy", "no-referrer", overwrite),
+				header("x-content-type-options", "nosniff", overwrite))
+		}
+		return resp, nil
 	}
 	return s.render(in, d), nil
+}
+
+// refuse answers a CheckRequest that describes no single request (a *authz.RequestError) without asking
+// the engine: an in-band 400 with a short plain-text reason, INVALID_ARGUMENT, no cookie and no login.
+func (s *Server) refuse(req *authv3.CheckRequest, err error) *authv3.CheckResponse {
+	reason := "malformed request"
+	var re *authz.RequestError
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	s.log.Warn("CheckRequest refused", "reason", reason, "request_id", requestID(req))
+	return denied(codes.InvalidArgument, http.StatusBadRequest, []*corev3.HeaderValueOption{
+		header("cache-control", "no-store", overwrite),
+		header("content-type", "text/plain; charset=utf-8", overwrite),
+		header("x-content-type-options", "nosniff", overwrite),
+	}, "bad request: "+reason+"\n")
+}
+
+// requestID is Envoy's x-request-id for logs, when it has the shape of one (at most 64 bytes).
+func requestID(req *authv3.CheckRequest) string {
+	id := req.GetAttributes().GetRequest().GetHttp().GetHeaders()["x-request-id"]
+	if len(id) > 64 {
+		return ""
+	}
+	return id
 }
 
 // Unavailable is the answer to a Check that could not be decided: an in-band denial with status
@@ -74,83 +106,6 @@ func Fallback(fullMethod string) (any, error) {
 		return Unavailable(), nil
 	}
 	return nil, status.Error(codes.Unavailable, "temporarily unavailable")
-}
-
-// incoming is the engine's request plus what the renderer needs from the original headers.
-type incoming struct {
-	authz.Request
-	http *authv3.AttributeContext_HttpRequest // the original request, for its headers
-}
-
-// toRequest adapts Envoy's attributes. Envoy lower-cases header keys, sends the request target with its
-// query in path, and merges repeated headers (cookies with "; ").
-func toRequest(req *authv3.CheckRequest) (*incoming, bool) {
-	h := req.GetAttributes().GetRequest().GetHttp()
-	if h == nil {
-		return nil, false
-	}
-	in := &incoming{http: h}
-	get := func(k string) string {
-		if v, ok := h.GetHeaders()[k]; ok {
-			return v
-		}
-		for _, hv := range h.GetHeaderMap().GetHeaders() {
-			if hv.GetKey() == k {
-				if hv.GetValue() != "" {
-					return hv.GetValue()
-				}
-				return string(hv.GetRawValue())
-			}
-		}
-		return ""
-	}
-	in.Front = authz.FrontExtAuthz
-	in.Method = h.GetMethod()
-	if in.Method == "" {
-		in.Method = get(":method")
-	}
-	in.Host = h.GetHost()
-	if in.Host == "" {
-		in.Host = get(":authority")
-	}
-	in.URI = h.GetPath()
-	if in.URI == "" {
-		in.URI = get(":path")
-	}
-	// Envoy sets x-forwarded-proto itself (trusting it only from trusted hops); it reflects a TLS
-	// terminator in front of Envoy, which the scheme attribute does not.
-	in.Scheme = get("x-forwarded-proto")
-	if in.Scheme == "" {
-		in.Scheme = h.GetScheme()
-	}
-	in.Accept = get("accept")
-	in.FetchMode = get("sec-fetch-mode")
-	in.Cookie = get("cookie")
-	// Envoy's idea of the downstream address (it honours its own trusted-hops settings).
-	in.Client = req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress()
-	in.Route = req.GetAttributes().GetContextExtensions()[ContextExtensionRoute]
-	if in.Method == "" || in.Host == "" || !strings.HasPrefix(in.URI, "/") {
-		return nil, false
-	}
-	return in, true
-}
-
-// headers yields the original request's headers (lower-case keys), from either of Envoy's encodings.
-func (in *incoming) headers(yield func(k, v string) bool) {
-	for k, v := range in.http.GetHeaders() {
-		if !yield(k, v) {
-			return
-		}
-	}
-	for _, hv := range in.http.GetHeaderMap().GetHeaders() {
-		v := hv.GetValue()
-		if v == "" {
-			v = string(hv.GetRawValue())
-		}
-		if !yield(hv.GetKey(), v) {
-			return
-		}
-	}
 }
 
 // render turns a decision into Envoy's answer.
@@ -190,8 +145,8 @@ type okResponse struct {
 	ptrs   [4]*corev3.HeaderValueOption
 }
 
-// allowed sets the identity headers that have a value (overwriting the client's), removes the others and
-// the client's copies in other spellings, and keeps authbridge's cookies from the upstream.
+// allowed sets the identity headers (overwriting the client's), removes the client's copies in other
+// spellings, and keeps authbridge's cookies from the upstream.
 func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse {
 	r := &okResponse{}
 	n := 0
@@ -201,23 +156,15 @@ func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse 
 		r.ptrs[n] = &r.opts[n]
 		n++
 	}
+	r.ok.HeadersToRemove = in.identity
 	for i, k := range identityHeaders {
 		if v := d.Upstream.Get(k); v != "" {
 			add(lowerIdentity[i], v)
 		} else {
 			// No value (a public route, a user without e-mail): the header is removed, not sent empty,
-			// which some upstreams would read as a malformed credential.
+			// which some upstreams would read as a malformed credential. Nothing of that name was set,
+			// so the removal takes only the client's copy.
 			r.ok.HeadersToRemove = append(r.ok.HeadersToRemove, lowerIdentity[i])
-		}
-	}
-	for k := range in.headers {
-		switch k {
-		case "authorization", "x-auth-request-user", "x-auth-request-email":
-			// overwritten above
-		default:
-			if authz.IsIdentityHeader(k) {
-				r.ok.HeadersToRemove = append(r.ok.HeadersToRemove, k)
-			}
 		}
 	}
 	if in.Cookie != "" {
@@ -243,6 +190,17 @@ var (
 	identityHeaders = authz.IdentityHeaders()
 	lowerIdentity   = []string{"authorization", "x-auth-request-user", "x-auth-request-email"}
 )
+
+// overwritten reports whether k names one of lowerIdentity, ASCII case aside. Those are not removed
+// as well as set: Envoy removes headers_to_remove without regard to case, after it sets the headers.
+func overwritten(k string) bool {
+	for _, l := range lowerIdentity {
+		if strings.EqualFold(k, l) {
+			return true
+		}
+	}
+	return false
+}
 
 const (
 	overwrite    = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD

@@ -63,7 +63,7 @@ func envoyRequest(method, path string, headers map[string]string) *authv3.CheckR
 }
 
 func browser(cookie string) map[string]string {
-	h := map[string]string{"accept": "text/html,application/xhtml+xml,*/*;q=0.8", "sec-fetch-mode": "navigate"}
+	h := map[string]string{"accept": "text/html,application/xhtml+xml,*/*;q=0.8", "sec-fetch-mode": "navigate", "sec-fetch-site": "same-origin"}
 	if cookie != "" {
 		h["cookie"] = cookie
 	}

@@ -36,7 +36,8 @@ func TestContextExtensionNamesTheRoute(t *testing.T) {
 				{"no name: default rule", "/anything", "", 200, codes.OK},
 				{"unknown name", "/anything", "nope", 500, codes.PermissionDenied},
 				{"named public", "/anything", "static", 200, codes.OK},
-				{"path refused", "/static/..%2fadmin", "", 400, codes.PermissionDenied},
+				{"path refused by the front", "/static/..%2fadmin", "", 400, codes.InvalidArgument},
+				{"path refused by the policy", "/static/%0a", "", 400, codes.PermissionDenied},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {

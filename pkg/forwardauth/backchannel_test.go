@@ -1,25 +1,27 @@
 package forwardauth_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/internal/enginetest"
+	oidclogin "github.com/authbridge/authbridge/pkg/login"
 )
 
 func TestBackchannelEndpoint(t *testing.T) {
 	env, h := front(t, enginetest.Options{})
 	cookie, _ := login(t, env, h, "/")
 	authz := func() int {
-		r := httptest.NewRequest("GET", "/auth", nil)
-		r.Header.Set("Accept", "application/json")
-		r.Header.Set("Cookie", cookie)
-		return serve(h, r).Code
+		return serve(h, traefik("GET", "/", xhr(cookie))).Code
 	}
 	require.Equal(t, http.StatusOK, authz())
 	valid, err := env.IDP.LogoutToken(enginetest.ClientID, enginetest.Alice.Subject, "")
@@ -56,4 +58,44 @@ func TestBackchannelEndpoint(t *testing.T) {
 		}
 		require.Equal(t, tt.wantLive, authz() == http.StatusOK, tt.name)
 	}
+}
+
+// TestBackchannelHostileTokens: logout tokens in the wrong shape are 400 on the wire and end nothing;
+// when the provider's keys cannot be fetched the answer is 503, so the provider retries.
+func TestBackchannelHostileTokens(t *testing.T) {
+	env, h := front(t, enginetest.Options{})
+	cookie, _ := login(t, env, h, "/")
+	valid, err := env.IDP.LogoutToken(enginetest.ClientID, enginetest.Alice.Subject, "")
+	require.NoError(t, err)
+	parts := strings.Split(valid, ".")
+	b64 := base64.RawURLEncoding.EncodeToString
+	forger, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	post := func(token string) int {
+		r := httptest.NewRequest("POST", "/oauth2/backchannel_logout", strings.NewReader(url.Values{"logout_token": {token}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return serve(h, r).Code
+	}
+	alive := func() bool { return serve(h, traefik("GET", "/api", xhr(cookie))).Code == http.StatusOK }
+	tests := []struct {
+		name     string
+		token    string
+		wantCode int
+	}{
+		{"alg none", b64([]byte(`{"alg":"none"}`)) + "." + parts[1] + ".", http.StatusBadRequest},
+		{"JWS JSON serialization", `{"protected":"` + parts[0] + `","payload":"` + parts[1] + `","signature":"` + parts[2] + `"}`, http.StatusBadRequest},
+		{"5 parts", valid + ".e30.e30", http.StatusBadRequest},
+		{"over 16 KiB", parts[0] + "." + parts[1] + strings.Repeat("A", 16<<10) + "." + parts[2], http.StatusBadRequest},
+		{"unknown kid", oidctest.SignIDToken(forger, "kid-forged", "RS256", string(payload)), http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.wantCode, post(tt.token), tt.name)
+		require.True(t, alive(), tt.name)
+	}
+	env.Clock.Advance(oidclogin.KeyRefetchInterval)
+	env.IDP.SetKeysDown(true)
+	require.Equal(t, http.StatusServiceUnavailable, post(oidctest.SignIDToken(forger, "kid-rotated", "RS256", string(payload))), "keys unreachable")
+	require.True(t, alive())
 }

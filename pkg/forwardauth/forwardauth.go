@@ -7,10 +7,8 @@ package forwardauth
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 
 	"github.com/authbridge/authbridge/pkg/authz"
@@ -25,8 +23,9 @@ const (
 
 // Options configure a Handler.
 type Options struct {
-	// TrustedProxies are the peers whose X-Forwarded-* and X-Original-* headers are believed. From any
-	// other peer those headers are ignored and the request is taken as it arrived.
+	// TrustedProxies are the peers whose X-Forwarded-* and X-Original-* headers are believed. The
+	// gateway-only listener answers nobody else (403); on the browser-facing one, another peer's
+	// X-Forwarded-* headers are ignored and the request is taken as it arrived.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
 }
@@ -65,15 +64,23 @@ func newHandler(engine *authz.Engine, o Options) *Handler {
 
 // ServeHTTP routes by path; anything else is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if authz.IsOAuth2Path(r.URL.Path) {
+		// Every answer from /oauth2/*, whoever makes it (the engine, a 404, a 503), is private.
+		authz.SetOAuth2Headers(w.Header())
+	}
 	if h.gateway {
+		front := authz.FrontForwardAuth
 		switch r.URL.Path {
-		case PathAuth:
-			req := h.forwarded(r, authz.FrontForwardAuth)
-			req.Route = routeParam(r)
-			h.serve(w, r, req)
 		case PathNginxAuth:
-			req := h.forwarded(r, authz.FrontNginx)
-			req.NoRedirect = true
+			front = authz.FrontNginx
+			fallthrough
+		case PathAuth:
+			req, err := h.forwarded(r, front)
+			if err != nil {
+				h.refuse(w, r, front, err)
+				return
+			}
+			req.NoRedirect = front == authz.FrontNginx
 			req.Route = routeParam(r)
 			h.serve(w, r, req)
 		default:
@@ -83,7 +90,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case authz.PathStart, authz.PathCallback, authz.PathSignOut:
-		h.serve(w, r, h.direct(r))
+		req, err := h.direct(r)
+		if err != nil {
+			h.refuse(w, r, authz.FrontHTTP, err)
+			return
+		}
+		h.serve(w, r, req)
 	case PathBackchannel:
 		h.backchannel(w, r)
 	case PathAuth, PathNginxAuth:
@@ -101,6 +113,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Reque
 	if err != nil {
 		// Fail closed, and leave every cookie alone: the session may be fine once the store is back.
 		w.Header().Set("Cache-Control", "no-store")
+		if authz.IsOAuth2Path(req.URI) {
+			authz.SetOAuth2Headers(w.Header())
+		}
 		http.Error(w, "authentication is temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -117,10 +132,37 @@ func routeParam(r *http.Request) string {
 	return strings.Join(r.URL.Query()["route"], ",")
 }
 
+// refuse answers a request that the engine is never asked about: 403 to a peer outside trusted_proxies on
+// the gateway-only listener, 400 to a request description that is ambiguous or malformed
+// (authz.ErrBadRequest). The body is short plain text naming the reason, never a header's value; no
+// cookie is set or cleared and no login starts. Behind nginx's auth_request, which understands only 2xx,
+// 401 and 403, the 400 becomes a 500 for the client: it still fails closed and starts no login.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, front string, err error) {
+	status, body := http.StatusBadRequest, "bad request\n"
+	var re *authz.RequestError
+	switch {
+	case errors.Is(err, errUntrusted):
+		status, body = http.StatusForbidden, "forbidden: this listener answers trusted gateways only\n"
+		h.log.Warn("request refused: peer is not in trusted_proxies", "front", front, "peer", r.RemoteAddr)
+	case errors.As(err, &re):
+		body = "bad request: " + re.Reason + "\n"
+		h.log.Warn("request refused", "front", front, "reason", re.Reason, "peer", r.RemoteAddr)
+	default:
+		h.log.Warn("request refused", "front", front, "err", err, "peer", r.RemoteAddr)
+	}
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
 // render writes a decision. A gateway that cannot pass a redirect on (nginx's auth_request understands
 // only 2xx, 401 and 403) never gets one from the engine (nginx's error_page sends the browser to
-// /oauth2/start on 401). Any other 4xx becomes 403 there, never 401, which would send the browser to
-// log in again and again; a 5xx stays, and nginx answers the client 500.
+// /oauth2/start on 401). A 400 (a request the policy cannot place) and a 5xx (a route name the
+// configuration lacks) stay as they are, and nginx answers the client 500: a 401 would send the browser
+// to log in and back to the same refusal, again and again. Any other denial becomes 401.
 func render(w http.ResponseWriter, d *authz.Decision, req *authz.Request, e *authz.Engine) {
 	hdr := w.Header()
 	for _, c := range d.Cookies {
@@ -157,8 +199,9 @@ func render(w http.ResponseWriter, d *authz.Decision, req *authz.Request, e *aut
 		hdr[k] = vs
 	}
 	status := d.Status
-	if req.NoRedirect && status != http.StatusUnauthorized && status < http.StatusInternalServerError {
-		status = http.StatusForbidden
+	if req.NoRedirect && status != http.StatusUnauthorized && status != http.StatusForbidden &&
+		status != http.StatusBadRequest && status < http.StatusInternalServerError {
+		status = http.StatusUnauthorized
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(d.Body))
@@ -201,98 +244,3 @@ var (
 	identityHeaders = authz.IdentityHeaders()
 	emptyValue      = []string{""}
 )
-
-// trustedPeer reports whether the connection comes from a configured proxy.
-func (h *Handler) trustedPeer(r *http.Request) bool {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := ap.Addr().Unmap()
-	for _, p := range h.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-// forwarded builds the engine request for a forward-auth subrequest: the client's request is described
-// by X-Forwarded-Method/Proto/Host/Uri (Traefik, Caddy) or X-Original-URL/-Method (nginx), believed only
-// from a trusted proxy.
-func (h *Handler) forwarded(r *http.Request, front string) *authz.Request {
-	req := h.direct(r)
-	req.Front = front
-	if !h.trustedPeer(r) {
-		return req
-	}
-	if v := r.Header.Get("X-Original-Url"); v != "" {
-		if u, err := url.Parse(v); err == nil && u.Host != "" {
-			req.Scheme, req.Host, req.URI = u.Scheme, u.Host, u.RequestURI()
-		}
-	}
-	if v := r.Header.Get("X-Original-Method"); v != "" {
-		req.Method = v
-	}
-	if v := r.Header.Get("X-Forwarded-Method"); v != "" {
-		req.Method = v
-	}
-	if v := r.Header.Get("X-Forwarded-Uri"); v != "" {
-		req.URI = v
-	}
-	if !strings.HasPrefix(req.URI, "/") {
-		req.URI = "/" + req.URI
-	}
-	req.Method = strings.ToUpper(req.Method)
-	return req
-}
-
-// direct builds the engine request for a request the browser sent to authbridge itself (through a
-// proxy that may say which scheme and host the browser used).
-func (h *Handler) direct(r *http.Request) *authz.Request {
-	req := &authz.Request{
-		Front:     authz.FrontHTTP,
-		Method:    r.Method,
-		Scheme:    "http",
-		Host:      r.Host,
-		URI:       r.URL.RequestURI(),
-		Accept:    r.Header.Get("Accept"),
-		FetchMode: r.Header.Get("Sec-Fetch-Mode"),
-		Cookie:    strings.Join(r.Header.Values("Cookie"), "; "),
-	}
-	if r.TLS != nil {
-		req.Scheme = "https"
-	}
-	// The peer's host, as a substring of RemoteAddr: no allocation on the hot path.
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		req.Client = strings.TrimPrefix(host, "::ffff:")
-	} else {
-		req.Client = r.RemoteAddr
-	}
-	if h.trustedPeer(r) {
-		// The last X-Forwarded-For entry is the one the trusted proxy added itself: the client it saw.
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			last := xff[len(xff)-1]
-			if i := strings.LastIndexByte(last, ','); i >= 0 {
-				last = last[i+1:]
-			}
-			if v := strings.TrimSpace(last); v != "" {
-				req.Client = v
-			}
-		}
-		if v := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
-			req.Scheme = v
-		}
-		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
-			req.Host = v
-		}
-	}
-	return req
-}
-
-// firstValue returns the first of a comma-separated list: what the first proxy, the one the client
-// reached, saw.
-func firstValue(v string) string {
-	v, _, _ = strings.Cut(v, ",")
-	return strings.TrimSpace(v)
-}

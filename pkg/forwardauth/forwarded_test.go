@@ -55,12 +55,14 @@ var (
 	// nginx auth_request with the usual proxy_set_header lines (ingress-nginx sends the same pair).
 	nginx = http.Header{
 		"X-Original-Url":    {"https://app.example.test:8443/dash?tab=2"},
-		"X-Original-Method": {"get"},
+		"X-Original-Method": {"GET"},
 		"X-Forwarded-For":   {"198.51.100.7"},
 		"Accept":            {"text/html"},
 	}
 )
 
+// TestForwarded: what each gateway sends, as observed on the wire, is read from its one source. The
+// refusals are in TestForwardedRefusals.
 func TestForwarded(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -77,38 +79,30 @@ func TestForwarded(t *testing.T) {
 			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
 		{"nginx X-Original-URL and method", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx, nginx,
 			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test:8443", URI: "/dash?tab=2", Accept: "text/html"}},
-		{"nginx URL without path", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx, http.Header{"X-Original-Url": {"http://app.example.test"}},
+		{"nginx URL without path", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx,
+			http.Header{"X-Original-Url": {"http://app.example.test"}, "X-Original-Method": {"GET"}},
 			authz.Request{Method: "GET", Scheme: "http", Host: "app.example.test", URI: "/"}},
-		{"nginx relative URL ignored", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx, http.Header{"X-Original-Url": {"/dash"}},
-			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathNginxAuth}},
+		{"nginx with agreeing X-Forwarded-*", proxyV4, PathNginxAuth, "authbridge", authz.FrontNginx,
+			with(nginx, "X-Forwarded-Proto", "https", "X-Forwarded-Host", "APP.example.test:8443", "X-Forwarded-Uri", "/dash?tab=2", "X-Forwarded-Method", "GET"),
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test:8443", URI: "/dash?tab=2", Accept: "text/html"}},
+		{"traefik with agreeing X-Original-*", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
+			with(traefik, "X-Original-Url", "https://app.example.test/api/items?x=1&y=%2F", "X-Original-Method", "POST"),
+			authz.Request{Method: "POST", Scheme: "https", Host: "app.example.test", URI: "/api/items?x=1&y=%2F", Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
 		{"traefik from IPv6 proxy", proxyV6, PathAuth, "authbridge", authz.FrontForwardAuth, traefik,
 			authz.Request{Method: "POST", Scheme: "https", Host: "app.example.test", URI: "/api/items?x=1&y=%2F", Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
 		{"traefik from IPv4-mapped proxy", proxyV4in, PathAuth, "authbridge", authz.FrontForwardAuth, traefik,
 			authz.Request{Method: "POST", Scheme: "https", Host: "app.example.test", URI: "/api/items?x=1&y=%2F", Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
-		{"untrusted client: traefik headers ignored", clientV4, PathAuth, "authbridge:4180", authz.FrontForwardAuth, traefik,
-			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge:4180", URI: PathAuth, Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
-		{"untrusted client: X-Forwarded-Host evil ignored", clientV4, PathAuth, "app.example.test", authz.FrontForwardAuth,
-			http.Header{"X-Forwarded-Host": {"evil.test"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Uri": {"/admin"}},
-			authz.Request{Method: "GET", Scheme: "http", Host: "app.example.test", URI: PathAuth}},
-		{"untrusted client: nginx headers ignored", clientV4, PathNginxAuth, "authbridge", authz.FrontNginx, nginx,
-			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathNginxAuth, Accept: "text/html"}},
-		{"untrusted IPv6 client", clientV6, PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"X-Forwarded-Host": {"evil.test"}},
-			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth}},
-		{"untrusted IPv4-mapped client", mappedOut, PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"X-Forwarded-Host": {"evil.test"}},
-			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth}},
-		{"peer without port is not trusted", "10.0.0.2", PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"X-Forwarded-Host": {"evil.test"}},
-			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth}},
-		{"comma lists take the first value", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
-			http.Header{"X-Forwarded-Proto": {"https, http"}, "X-Forwarded-Host": {" app.example.test ,internal.svc"}, "X-Forwarded-Uri": {"/a,b"}},
-			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/a,b"}},
-		{"bad proto ignored", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
-			http.Header{"X-Forwarded-Proto": {"javascript"}, "X-Forwarded-Host": {"app.example.test"}},
-			authz.Request{Method: "GET", Scheme: "http", Host: "app.example.test", URI: PathAuth}},
-		{"uri without slash gets one", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
-			http.Header{"X-Forwarded-Uri": {"dash"}, "X-Forwarded-Method": {"delete"}},
-			authz.Request{Method: "DELETE", Scheme: "http", Host: "authbridge", URI: "/dash"}},
-		{"cookie headers joined", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, http.Header{"Cookie": {"a=1", "b=2"}},
-			authz.Request{Method: "GET", Scheme: "http", Host: "authbridge", URI: PathAuth, Cookie: "a=1; b=2"}},
+		{"traefik websocket handshake says wss", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth,
+			with(traefik, "X-Forwarded-Proto", "wss", "X-Forwarded-Method", "GET"),
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/api/items?x=1&y=%2F", Accept: "application/json", FetchMode: "cors", Cookie: "a=1"}},
+		{"proto in upper case", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, with(caddy, "X-Forwarded-Proto", "HTTPS"),
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
+		{"commas in the uri are data", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, with(caddy, "X-Forwarded-Uri", "/a,b?ids=1,2"),
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/a,b?ids=1,2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
+		{"X_Forwarded_Uri is another header, never read", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, with(caddy, "X_forwarded_uri", "/spoofed"),
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate"}},
+		{"cookie headers joined", proxyV4, PathAuth, "authbridge", authz.FrontForwardAuth, with(caddy, "Cookie", "a=1", "Cookie", "b=2"),
+			authz.Request{Method: "GET", Scheme: "https", Host: "app.example.test", URI: "/dash?tab=2", Accept: caddy.Get("Accept"), FetchMode: "navigate", Cookie: "a=1; b=2"}},
 	}
 	h := NewGateway(nil, Options{TrustedProxies: trusted})
 	for _, tt := range tests {
@@ -120,11 +114,28 @@ func TestForwarded(t *testing.T) {
 			}
 			want := tt.want
 			want.Front = tt.front
-			got := h.forwarded(r, tt.front)
+			got, err := h.forwarded(r, tt.front)
+			require.NoError(t, err)
 			got.Client = "" // TestClientAddress covers it
 			require.Equal(t, &want, got)
 		})
 	}
+}
+
+// with returns a copy of h with each key (canonical) of kv set to the value after it; a key given twice
+// gets both values, as two header lines do.
+func with(h http.Header, kv ...string) http.Header {
+	out := h.Clone()
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		k := http.CanonicalHeaderKey(kv[i])
+		if !seen[k] {
+			delete(out, k)
+			seen[k] = true
+		}
+		out[k] = append(out[k], kv[i+1])
+	}
+	return out
 }
 
 func TestDirect(t *testing.T) {
@@ -142,8 +153,8 @@ func TestDirect(t *testing.T) {
 		{"client on TLS cannot downgrade", clientV4, true, http.Header{"X-Forwarded-Proto": {"http"}}, "https", "authbridge:4180"},
 		{"proxy says https and host", proxyV4, false, http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.test"}}, "https", "app.example.test"},
 		{"IPv6 proxy", proxyV6, false, http.Header{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"app.example.test"}}, "https", "app.example.test"},
-		{"proxy bad proto ignored", proxyV4, false, http.Header{"X-Forwarded-Proto": {"ftp"}}, "http", "authbridge:4180"},
-		{"proxy empty list ignored", proxyV4, false, http.Header{"X-Forwarded-Proto": {",https"}, "X-Forwarded-Host": {", app.example.test"}}, "http", "authbridge:4180"},
+		{"proxy says HTTPS", proxyV4, false, http.Header{"X-Forwarded-Proto": {"HTTPS"}}, "https", "authbridge:4180"},
+		{"untrusted client's bad proto is not even read", clientV4, false, http.Header{"X-Forwarded-Proto": {"javascript"}, "X-Forwarded-Host": {"a, b"}}, "http", "authbridge:4180"},
 		{"X-Original-URL is not read on /oauth2/*", proxyV4, false, http.Header{"X-Original-Url": {"https://evil.test/x"}}, "http", "authbridge:4180"},
 	}
 	h := NewBrowser(nil, Options{TrustedProxies: trusted})
@@ -157,7 +168,8 @@ func TestDirect(t *testing.T) {
 			for k, vs := range tt.headers {
 				r.Header[k] = vs
 			}
-			got := h.direct(r)
+			got, err := h.direct(r)
+			require.NoError(t, err)
 			got.Client = "" // TestClientAddress covers it
 			require.Equal(t, &authz.Request{Front: authz.FrontHTTP, Method: "GET", Scheme: tt.wantSch, Host: tt.wantHst, URI: "/oauth2/start?rd=%2Fx"}, got)
 		})
@@ -183,10 +195,12 @@ func TestClientAddress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", PathAuth, nil)
+			r := httptest.NewRequest("GET", "/oauth2/start", nil)
 			r.RemoteAddr = tt.remote
 			r.Header["X-Forwarded-For"] = tt.xff
-			require.Equal(t, tt.want, h.forwarded(r, "x").Client)
+			got, err := h.direct(r)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got.Client)
 		})
 	}
 }

@@ -38,8 +38,9 @@ func TestNginxAuthNeverRedirects(t *testing.T) {
 		// The flows never run behind auth_request: sign-out there must not delete the session.
 		{"sign-out through auth_request leaves the session", nginx("GET", "/oauth2/sign_out", nav(cookie)), http.StatusOK},
 		{"session still valid after that", nginx("GET", "/dash", nav(cookie)), http.StatusOK},
-		// From an untrusted peer X-Original-URL is ignored, and the cookie still names a session.
-		{"untrusted peer with session", untrusted, http.StatusOK},
+		// The gateway-only listener answers trusted gateways only: a browser that reaches it directly
+		// gets no token, whatever it sends.
+		{"untrusted peer with session", untrusted, http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,11 +63,11 @@ func TestStartReturnsToAllowedURL(t *testing.T) {
 		{"/x", appURL + "/x"},
 		{"/x?a=1&b=2", appURL + "/x?a=1&b=2"},
 		{appURL + "/y", appURL + "/y"},
-		{"https://evil.test/", "/"},
-		{"//evil.test/", "/"},
-		{"/\\evil.test", "/"},
-		{"javascript:alert(1)", "/"},
-		{"", "/"},
+		{"https://evil.test/", appURL + "/"},
+		{"//evil.test/", appURL + "/"},
+		{"/\\evil.test", appURL + "/"},
+		{"javascript:alert(1)", appURL + "/"},
+		{"", appURL + "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rd, func(t *testing.T) {
@@ -166,15 +167,15 @@ func TestStoreDownIs503(t *testing.T) {
 func TestOverRealConnections(t *testing.T) {
 	env := enginetest.New(t, enginetest.Options{})
 	tests := []struct {
-		name         string
-		listen       string
-		trusted      string
-		wantLoginURL func(addr string) string
+		name    string
+		listen  string
+		trusted string
+		want    int // 401 with the app's login URL, or 403 to a peer outside trusted_proxies
 	}{
-		{"IPv4 trusted", "127.0.0.1:0", "127.0.0.0/8", func(string) string { return appURL + "/oauth2/start?rd=%2Fapi" }},
-		{"IPv4 untrusted", "127.0.0.1:0", "10.0.0.0/8", func(a string) string { return "http://" + a + "/oauth2/start?rd=%2Fauth" }},
-		{"IPv6 trusted", "[::1]:0", "::1/128", func(string) string { return appURL + "/oauth2/start?rd=%2Fapi" }},
-		{"IPv6 untrusted", "[::1]:0", "127.0.0.0/8", func(a string) string { return "http://" + a + "/oauth2/start?rd=%2Fauth" }},
+		{"IPv4 trusted", "127.0.0.1:0", "127.0.0.0/8", http.StatusUnauthorized},
+		{"IPv4 untrusted", "127.0.0.1:0", "10.0.0.0/8", http.StatusForbidden},
+		{"IPv6 trusted", "[::1]:0", "::1/128", http.StatusUnauthorized},
+		{"IPv6 untrusted", "[::1]:0", "127.0.0.0/8", http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,10 +194,14 @@ func TestOverRealConnections(t *testing.T) {
 			resp, err := srv.Client().Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()
-			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			require.Equal(t, tt.want, resp.StatusCode)
+			if tt.want == http.StatusForbidden {
+				require.Empty(t, resp.Header.Values("Authorization"))
+				return
+			}
 			var body loginBody
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-			require.Equal(t, tt.wantLoginURL(lis.Addr().String()), body.LoginURL)
+			require.Equal(t, appURL+"/oauth2/start?rd=%2Fapi", body.LoginURL)
 		})
 	}
 }

@@ -2,81 +2,79 @@ package login_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/pkg/login"
 )
 
-const roles = "https://example.com/roles"
+// atHash is the OIDC at_hash of an RS256-signed token's access token.
+func atHash(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
 
-// TestClaimValues: the claims a policy names are read from the verified ID token as strings: a string is
-// one value, a list of strings its elements, anything else none; every name asked for is a key.
-func TestClaimValues(t *testing.T) {
+// TestIDTokenClaimsRefused: the OIDC Core 3.1.3.7 rules go-oidc leaves out (sub, iat, at_hash), one
+// row per trick, each signed with the provider's real key. Rows with wantErr false mark the edges.
+func TestIDTokenClaimsRefused(t *testing.T) {
 	p := newProvider(t)
 	lp := p.login(t, nil)
 	tests := []struct {
-		name  string
-		claim any // nil: absent
-		want  []string
+		name    string
+		claims  map[string]any
+		wantErr bool
 	}{
-		{"list", []string{"editor", "owner"}, []string{"editor", "owner"}},
-		{"string", "editor", []string{"editor"}},
-		{"empty list", []string{}, []string{}},
-		{"empty string", "", nil},
-		{"absent", nil, nil},
-		{"number", 1, nil},
-		{"boolean", true, nil},
-		{"object", map[string]any{"a": "b"}, nil},
-		{"mixed list", []any{"editor", 1}, nil},
+		{"no sub", map[string]any{"sub": nil}, true},
+		{"empty sub", map[string]any{"sub": ""}, true},
+		{"sub a number", map[string]any{"sub": 42}, true},
+		{"sub a list", map[string]any{"sub": []string{"auth0|alice", "auth0|bob"}}, true},
+		{"sub with CR LF (header injection upstream)", map[string]any{"sub": "auth0|alice\r\nX-Admin: 1"}, true},
+		{"sub with NUL", map[string]any{"sub": "auth0|alice\x00"}, true},
+		{"sub not ASCII", map[string]any{"sub": "auth0|alіce"}, true},
+		{"sub over 255 characters", map[string]any{"sub": strings.Repeat("a", 256)}, true},
+		{"sub of 255 characters", map[string]any{"sub": strings.Repeat("a", 255)}, false},
+		{"no iat", map[string]any{"iat": nil}, true},
+		{"iat zero", map[string]any{"iat": 0}, true},
+		{"iat a string", map[string]any{"iat": "now"}, true},
+		{"iat 10 minutes in the future", map[string]any{"iat": now.Add(10 * time.Minute).Unix()}, true},
+		{"iat 61 s in the future", map[string]any{"iat": now.Add(61 * time.Second).Unix()}, true},
+		{"iat 60 s in the future (the allowed skew)", map[string]any{"iat": now.Add(time.Minute).Unix()}, false},
+		{"iat a day ago, exp still ahead", map[string]any{"iat": now.Add(-24 * time.Hour).Unix()}, false},
+		{"at_hash of another access token", map[string]any{"at_hash": atHash("at-other")}, true},
+		{"at_hash garbage", map[string]any{"at_hash": "not-a-hash"}, true},
+		{"at_hash matching the access token", map[string]any{"at_hash": atHash("at-1")}, false},
+		{"no exp", map[string]any{"exp": nil}, true},
+		{"nbf an hour ahead", map[string]any{"nbf": now.Add(time.Hour).Unix()}, true},
+		{"iss with a trailing slash added", map[string]any{"iss": p.srv.URL + "/"}, true},
+		{"aud a list without this client", map[string]any{"aud": []string{"other", "https://api"}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p.answer = func(*http.Request) (int, any) {
-				return 200, tokenResponse(p.idToken(p.key, map[string]any{roles: tt.claim}))
-			}
+			raw := p.idToken(p.key, tt.claims)
+			p.answer = func(*http.Request) (int, any) { return 200, tokenResponse(raw) }
 			tok, err := lp.Exchange(context.Background(), "code", "verifier", "n-123")
-			require.NoError(t, err)
-			got := tok.Claims.Values([]string{roles, "sid"})
-			require.Len(t, got, 2)
-			require.Contains(t, got, roles, "a name asked for is a key, with or without values")
-			require.Equal(t, tt.want, got[roles])
-			require.Equal(t, []string{"sid-1"}, got["sid"])
-			require.Nil(t, tok.Claims.Values(nil))
+			if !tt.wantErr {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, login.ErrInvalidToken)
+			require.Nil(t, tok)
+			requireNoTokenIn(t, err, raw)
 		})
 	}
-}
-
-// TestReadClaims: explain's reading of a claims file follows the login's rules for the e-mail address
-// and the groups claim.
-func TestReadClaims(t *testing.T) {
-	tests := []struct {
-		name       string
-		payload    string
-		allowUnver bool
-		wantEmail  string
-		wantGroups []string
-	}{
-		{"verified", `{"sub":"s","email":"a@example.com","email_verified":true,"grp":["x"]}`, false, "a@example.com", []string{"x"}},
-		{"unverified", `{"sub":"s","email":"a@example.com","email_verified":false,"grp":"x"}`, false, "", []string{"x"}},
-		{"verified as a string", `{"sub":"s","email":"a@example.com","email_verified":"true"}`, false, "", nil},
-		{"unverified allowed", `{"sub":"s","email":"a@example.com"}`, true, "a@example.com", nil},
-		{"malformed", `{"sub":"s","email":"a@b@example.com","email_verified":true}`, true, "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := login.ReadClaims([]byte(tt.payload), "grp", tt.allowUnver)
-			require.NoError(t, err)
-			require.Equal(t, "s", c.Subject)
-			require.Equal(t, tt.wantEmail, c.Email)
-			require.Equal(t, tt.wantGroups, c.Groups)
-		})
-	}
-	c, err := login.ReadClaims([]byte(`{"sub":"s","`+roles+`":["editor"]}`), "", false)
-	require.NoError(t, err)
-	require.Equal(t, map[string][]string{roles: {"editor"}}, c.Values([]string{roles}))
-	_, err = login.ReadClaims([]byte(`[1]`), "", false)
-	require.Error(t, err)
+	t.Run("refresh: the same rules", func(t *testing.T) {
+		for _, claims := range []map[string]any{{"sub": ""}, {"iat": now.Add(10 * time.Minute).Unix()}, {"at_hash": atHash("x")}} {
+			claims["nonce"] = nil
+			raw := p.idToken(p.key, claims)
+			p.answer = func(*http.Request) (int, any) { return 200, tokenResponse(raw) }
+			_, err := lp.Refresh(context.Background(), "rt-old")
+			require.ErrorIs(t, err, login.ErrInvalidToken, claims)
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
 
@@ -24,7 +25,10 @@ import (
 // the session cannot be continued and the user must log in again.
 var ErrInvalidGrant = errors.New("login: invalid grant")
 
-// ErrInvalidToken means an ID token failed verification (signature, iss, aud, azp, exp or nonce).
+// ErrInvalidToken means an ID token failed verification (serialization, size, alg, signature, iss, aud,
+// azp, exp, iat, sub, nonce or at_hash), or the token response that carried it broke the rules (not
+// JSON, token_type not Bearer, oversized). The provider answered, and the answer is refused: callers
+// answer the browser 4xx, never a 5xx that invites a retry.
 var ErrInvalidToken = errors.New("login: invalid id token")
 
 // LogoutMode selects how the browser is sent to the provider at sign-out.
@@ -66,11 +70,12 @@ type Provider struct {
 	oauth      oauth2.Config
 	verifier   *oidc.IDTokenVerifier
 	logoutVer  *oidc.IDTokenVerifier // as verifier, but exp is optional (Hydra's logout tokens have none)
-	client     *http.Client
+	keys       *KeySet               // shared by both verifiers: one JWKS refetch limit for the Provider
+	client     *http.Client          // every body read through it is capped at MaxBodyBytes
 	authOpts   []oauth2.AuthCodeOption
 	endSession string // OIDC end_session_endpoint, empty if not advertised
 	logout     LogoutMode
-	discovery  string        // discovery document URL, fetched by Ping
+	issParam   bool          // discovery: authorization_response_iss_parameter_supported is true
 	slots      chan struct{} // caps concurrent token calls so a stampede cannot overrun the provider
 	log        *slog.Logger
 }
@@ -96,6 +101,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	client = CapClient(client, MaxBodyBytes)
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.Timeout)
 	defer cancel()
 	op, err := oidc.NewProvider(dctx, cfg.IssuerURL)
@@ -105,10 +111,27 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	var extra struct {
 		EndSession  string   `json:"end_session_endpoint"`
 		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		JWKS        string   `json:"jwks_uri"`
+		Algs        []string `json:"id_token_signing_alg_values_supported"`
+		IssParam    any      `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := op.Claims(&extra); err != nil {
 		return nil, fmt.Errorf("read discovery document: %w", err)
 	}
+	if extra.JWKS == "" {
+		return nil, errors.New("read discovery document: no jwks_uri")
+	}
+	algs := signingAlgs(extra.Algs)
+	if len(algs) == 0 {
+		return nil, fmt.Errorf("read discovery document: the provider signs ID tokens with none of %v", acceptedAlgs)
+	}
+	keys := NewKeySet(KeySetOptions{URL: extra.JWKS, Client: client, Now: cfg.Now, Timeout: cfg.Timeout, Algs: algs})
+	vcfg := oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now, SupportedSigningAlgs: make([]string, len(algs))}
+	for i, a := range algs {
+		vcfg.SupportedSigningAlgs[i] = string(a)
+	}
+	lcfg := vcfg
+	lcfg.SkipExpiryCheck = true
 	p := &Provider{
 		cfg:    cfg,
 		client: client,
@@ -119,11 +142,12 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 			Endpoint:     endpoint(op.Endpoint(), extra.AuthMethods),
 			Scopes:       cfg.Scopes,
 		},
-		// The key set fetches JWKS with our client (timeouts) and caches keys across requests.
-		verifier:   op.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now}),
-		logoutVer:  op.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now, SkipExpiryCheck: true}),
+		// NewProvider checked that discovery names exactly cfg.IssuerURL as the issuer.
+		verifier:   oidc.NewVerifier(cfg.IssuerURL, keys, &vcfg),
+		logoutVer:  oidc.NewVerifier(cfg.IssuerURL, keys, &lcfg),
+		keys:       keys,
 		endSession: extra.EndSession,
-		discovery:  strings.TrimSuffix(cfg.IssuerURL, "/") + "/.well-known/openid-configuration",
+		issParam:   extra.IssParam == true,
 		slots:      make(chan struct{}, cfg.MaxConcurrent),
 		log:        cfg.Logger,
 	}
@@ -135,6 +159,21 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	}
 	p.logout = p.resolveLogout(cfg.Logout)
 	return p, nil
+}
+
+// signingAlgs returns the algorithms the provider advertises for ID tokens that authbridge accepts,
+// in the provider's order; RS256, the one OIDC requires, when it advertises none.
+func signingAlgs(advertised []string) []jose.SignatureAlgorithm {
+	if len(advertised) == 0 {
+		advertised = []string{"RS256"}
+	}
+	var out []jose.SignatureAlgorithm
+	for _, a := range advertised {
+		if slices.Contains(acceptedAlgs, a) && !slices.Contains(out, jose.SignatureAlgorithm(a)) {
+			out = append(out, jose.SignatureAlgorithm(a))
+		}
+	}
+	return out
 }
 
 // endpoint fixes how the client authenticates at the token endpoint. Left to auto-detect, the oauth2
@@ -217,44 +256,44 @@ type Tokens struct {
 }
 
 // Exchange trades an authorization code for tokens with the PKCE verifier, and verifies the ID token:
-// signature (JWKS), iss, aud, exp, azp and the nonce of this login.
+// signature (JWKS), iss, aud, exp, iat, sub, azp, at_hash and the nonce of this login.
 func (p *Provider) Exchange(ctx context.Context, code, verifier, nonce string) (*Tokens, error) {
 	ctx, cancel := p.callContext(ctx)
 	defer cancel()
-	tok, err := p.oauth.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	a, err := p.tokenCall(ctx, url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {p.cfg.RedirectURL},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("exchange code: %w", classify(err))
 	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
+	if a.IDToken == "" {
 		return nil, fmt.Errorf("exchange code: %w: no id_token in response", ErrInvalidToken)
 	}
-	claims, err := p.verify(ctx, raw, nonce)
+	claims, err := p.verify(ctx, a.IDToken, nonce, a.AccessToken)
 	if err != nil {
 		return nil, err
 	}
-	return p.tokens(tok, raw, claims), nil
+	return p.tokens(a, claims), nil
 }
 
-// Refresh uses a refresh token. ErrInvalidGrant means the session is over; any other error is transient.
+// Refresh uses a refresh token. ErrInvalidGrant means the session is over; ErrInvalidToken means the
+// provider's answer was refused; any other error is transient.
 func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
 	ctx, cancel := p.callContext(ctx)
 	defer cancel()
-	// A TokenSource with an expired token forces exactly one refresh call.
-	tok, err := p.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}).Token()
+	a, err := p.tokenCall(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
 	if err != nil {
 		return nil, fmt.Errorf("refresh token: %w", classify(err))
 	}
-	raw, _ := tok.Extra("id_token").(string)
 	var claims *Claims
-	if raw != "" {
-		if claims, err = p.verify(ctx, raw, ""); err != nil {
+	if a.IDToken != "" {
+		if claims, err = p.verify(ctx, a.IDToken, "", a.AccessToken); err != nil {
 			return nil, err
 		}
 	}
-	t := p.tokens(tok, raw, claims)
+	t := p.tokens(a, claims)
 	if t.RefreshToken == refreshToken {
-		t.RefreshToken = "" // the oauth2 package echoes the old token when no new one came
+		t.RefreshToken = "" // not rotated: the caller keeps the one it has
 	}
 	return t, nil
 }
@@ -262,7 +301,6 @@ func (p *Provider) Refresh(ctx context.Context, refreshToken string) (*Tokens, e
 // callContext bounds one token call by the timeout and takes one of the concurrency slots; the returned
 // cancel frees it.
 func (p *Provider) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.client)
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	select {
 	case p.slots <- struct{}{}:
@@ -272,24 +310,14 @@ func (p *Provider) callContext(ctx context.Context) (context.Context, context.Ca
 	}
 }
 
-func (p *Provider) tokens(tok *oauth2.Token, idToken string, c *Claims) *Tokens {
-	t := &Tokens{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: idToken, Claims: c}
-	// Expiry comes from expires_in on our clock (the oauth2 package would use the wall clock), else
-	// from the JWT's exp, else stays unknown.
+func (p *Provider) tokens(a *tokenAnswer, c *Claims) *Tokens {
+	t := &Tokens{AccessToken: a.AccessToken, RefreshToken: a.RefreshToken, IDToken: a.IDToken, Claims: c}
+	// Expiry comes from expires_in on our clock, else from the JWT's exp, else stays unknown.
 	switch {
-	case tok.ExpiresIn > 0:
-		t.Expiry = p.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	case a.expiresIn > 0:
+		t.Expiry = p.cfg.Now().Add(time.Duration(a.expiresIn) * time.Second)
 	default:
-		t.Expiry = jwtExpiry(tok.AccessToken)
+		t.Expiry = jwtExpiry(a.AccessToken)
 	}
 	return t
-}
-
-// classify maps the provider's invalid_grant to ErrInvalidGrant and leaves everything else transient.
-func classify(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
-		return ErrInvalidGrant
-	}
-	return err
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,21 +24,32 @@ import (
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// provider is a minimal OIDC provider whose token endpoint answers whatever the test sets.
+// provider is a minimal OIDC provider whose token endpoint answers whatever the test sets. Discovery
+// (/.well-known/openid-configuration) and JWKS (/keys) are oidctest's unless hooks replaces a path.
 type provider struct {
-	srv    *httptest.Server
-	key    *rsa.PrivateKey
-	answer func(r *http.Request) (int, any)
+	srv        *httptest.Server
+	key        *rsa.PrivateKey
+	op         *oidctest.Server // its PublicKeys are what /keys serves
+	answer     func(r *http.Request) (int, any)
+	hooks      map[string]http.HandlerFunc // by path, set before the requests they answer
+	keyFetches atomic.Int64                // requests to /keys, hooked or not
 }
 
 func newProvider(t *testing.T) *provider {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	p := &provider{key: key}
-	keys := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: "RS256"}}}
+	p := &provider{key: key, hooks: map[string]http.HandlerFunc{}}
+	p.op = &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: "RS256"}}}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keys" {
+			p.keyFetches.Add(1)
+		}
+		if h := p.hooks[r.URL.Path]; h != nil {
+			h(w, r)
+			return
+		}
 		if r.URL.Path != "/token" {
-			keys.ServeHTTP(w, r)
+			p.op.ServeHTTP(w, r)
 			return
 		}
 		status, body := p.answer(r)
@@ -46,7 +58,7 @@ func newProvider(t *testing.T) *provider {
 		_ = json.NewEncoder(w).Encode(body)
 	}))
 	t.Cleanup(p.srv.Close)
-	keys.SetIssuer(p.srv.URL)
+	p.op.SetIssuer(p.srv.URL)
 	return p
 }
 
@@ -314,6 +326,14 @@ func TestVerifyLogoutToken(t *testing.T) {
 		{"no jti", with(map[string]any{"jti": nil}), true},
 		{"neither sid nor sub", with(map[string]any{"sid": nil}), true},
 		{"another audience", with(map[string]any{"aud": "other"}), true},
+		{"empty sub beside a sid", with(map[string]any{"sub": ""}), true},
+		{"sub with CR LF", with(map[string]any{"sub": "auth0|alice\r\nX-Admin: 1"}), true},
+		{"sub not a string", with(map[string]any{"sub": 7}), true},
+		{"no iat", with(map[string]any{"iat": nil}), true},
+		{"iat 61 s in the future", with(map[string]any{"iat": now.Add(61 * time.Second).Unix()}), true},
+		{"iat 60 s in the future (the allowed skew)", with(map[string]any{"iat": now.Add(time.Minute).Unix()}), false},
+		{"iat exactly the maximum age", with(map[string]any{"iat": now.Add(-login.LogoutTokenMaxAge).Unix()}), false},
+		{"iat 1 s over the maximum age", with(map[string]any{"iat": now.Add(-login.LogoutTokenMaxAge - time.Second).Unix()}), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

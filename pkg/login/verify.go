@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,14 +14,24 @@ import (
 )
 
 // verify checks an ID token and returns its claims. nonce "" skips the nonce check (refresh responses
-// carry none); go-oidc checks signature, iss, aud and exp but leaves nonce and azp to us.
-func (p *Provider) verify(ctx context.Context, raw, nonce string) (*Claims, error) {
+// carry none); accessToken is the one that came with it, for at_hash. precheck and idTokenRules add
+// what go-oidc (signature, iss, aud, exp) leaves out; nonce and azp are checked here.
+func (p *Provider) verify(ctx context.Context, raw, nonce, accessToken string) (*Claims, error) {
+	if err := p.precheck(ctx, raw, idTokenTypes); err != nil {
+		if errors.Is(err, ErrKeysUnreachable) {
+			return nil, fmt.Errorf("verify id token: %w", err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 	idt, err := p.verifier.Verify(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if nonce != "" && subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return nil, fmt.Errorf("%w: nonce does not match this login", ErrInvalidToken)
+	}
+	if err := p.idTokenRules(idt, accessToken); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	var c map[string]json.RawMessage
 	if err := idt.Claims(&c); err != nil {
@@ -138,7 +149,8 @@ func addQuery(base string, q url.Values) string {
 func (p *Provider) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.discovery, nil)
+	discovery := strings.TrimSuffix(p.cfg.IssuerURL, "/") + "/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, discovery, nil)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -167,11 +168,17 @@ func checkRequest(cookie string) *authv3.CheckRequest {
 func TestHTTPForwardAuthPanic(t *testing.T) {
 	f := newFixture(t)
 	cookie, _ := f.env.Login(t, "/")
-	srv := httptest.NewServer(f.rec.HTTP("forward_auth", forwardauth.NewGateway(f.env.Engine, forwardauth.Options{})))
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	srv := httptest.NewServer(f.rec.HTTP("forward_auth", forwardauth.NewGateway(f.env.Engine, forwardauth.Options{TrustedProxies: loopback})))
 	t.Cleanup(srv.Close)
 	auth := func() *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest("GET", srv.URL+"/auth?code=secret-code", nil)
+		// Traefik's description of the browser's request.
+		req.Header.Set("X-Forwarded-Method", "GET")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", enginetest.AppHost)
+		req.Header.Set("X-Forwarded-Uri", "/")
 		req.Header.Set("Cookie", cookie)
 		req.Header.Set("Accept", "application/json")
 		resp, err := http.DefaultClient.Do(req)

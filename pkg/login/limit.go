@@ -1,0 +1,79 @@
+package login
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Size caps on what the provider sends.
+const (
+	// MaxBodyBytes caps every body read from the provider: discovery document, JWKS and token responses.
+	MaxBodyBytes = 1 << 20
+	// MaxTokenBytes caps an ID token or a back-channel logout token.
+	MaxTokenBytes = 16 << 10
+)
+
+// ErrTooLarge means the provider sent a body or a token over its size cap.
+var ErrTooLarge = errors.New("login: provider answer too large")
+
+// CapClient returns a copy of c whose transport caps every response body at max bytes, so that every
+// read from the provider goes through the cap: go-oidc reads discovery with io.ReadAll, and so do we.
+// A body over the cap fails its read (or the request, when announced) with an error wrapping ErrTooLarge.
+func CapClient(c *http.Client, max int64) *http.Client {
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	capped := *c
+	capped.Transport = &capTransport{next: next, max: max}
+	return &capped
+}
+
+// capTransport refuses a response that announces more than max bytes and fails the read of one that
+// sends more than it announced (or announced nothing).
+type capTransport struct {
+	next http.RoundTripper
+	max  int64
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *capTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > t.max {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: %d bytes announced, at most %d read", ErrTooLarge, resp.ContentLength, t.max)
+	}
+	resp.Body = &capBody{rc: resp.Body, left: t.max, max: t.max}
+	return resp, nil
+}
+
+// capBody reads at most left bytes and fails with ErrTooLarge as soon as one more arrives.
+type capBody struct {
+	rc   io.ReadCloser
+	left int64
+	max  int64
+}
+
+func (b *capBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, b.tooLarge()
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte beyond the cap is enough to know it was exceeded
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, b.tooLarge()
+	}
+	return n, err
+}
+
+func (b *capBody) tooLarge() error { return fmt.Errorf("%w: body over %d bytes", ErrTooLarge, b.max) }
+
+func (b *capBody) Close() error { return b.rc.Close() }
