@@ -14,7 +14,7 @@ import (
 )
 
 // runExplain answers "why": which policy rule a request gets and how a user (from a claims file) fares
-// against it, using the engine's own matching and checks. It exits 0 whatever the decision, 1 for a
+// against it, using the fronts' own request checks and the engine's own matching and checks. It exits 0 whatever the decision, 1 for a
 // configuration or file it cannot use and 2 for bad flags.
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
@@ -48,6 +48,17 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "authbridge explain: %v\n", err)
 			return 1
 		}
+	}
+	if err := authz.CheckTarget(req); err != nil {
+		// Every front refuses such a request description before the engine (and so any rule) sees it.
+		var re *authz.RequestError
+		reason := err.Error()
+		if errors.As(err, &re) {
+			reason = re.Reason
+		}
+		fmt.Fprintf(stdout, "request:  %s %s://%s%s\n", req.Method, req.Scheme, req.Host, req.URI)
+		fmt.Fprintf(stdout, "decision: 400 bad request: every front refuses this request before any rule (%s)\n", reason)
+		return 0
 	}
 	writeExplanation(stdout, req, cp.Explain(req, id), id, *claimsFile)
 	return 0

@@ -72,11 +72,15 @@ func TestExplain(t *testing.T) {
 			"  [pass] claim https://example.com/roles: one of [editor owner]: values [editor]\n", "decision: 200 allowed"}},
 		{"GET falls through to the next route", []string{"--url", "https://api.example.com/items", "--claims", bob}, []string{
 			"rule:     policy.routes[3] (api)\n", "decision: 200 allowed"}},
-		{"public after normalisation", []string{"--url", "https://APP.example.com./static/../static/a.css"}, []string{
+		{"public after normalisation", []string{"--url", "https://APP.example.com/%73tatic//a.css"}, []string{
 			"path:     /static/a.css (normalised)\n", "rule:     policy.routes[1] (static)\n", "decision: 200 allowed without login (public route)"}},
-		{"dot-segments out of the public path", []string{"--url", "https://app.example.com/static/../admin", "--claims", unverified}, []string{
+		{"unverified address", []string{"--url", "https://app.example.com/admin", "--claims", unverified}, []string{
 			"rule:     the default rule", "  [fail] email: at one of [example.com]: no verified, well-formed address\n", "decision: 403"}},
-		{"refused path", []string{"--url", "https://app.example.com/static/..%2fadmin"}, []string{"decision: 400 bad request"}},
+		{"refused by the fronts", []string{"--url", "https://app.example.com/static/../admin"}, []string{
+			"decision: 400 bad request: every front refuses this request before any rule (path has a . or .. segment)"}},
+		{"refused by the fronts: trailing dot", []string{"--url", "https://app.example.com./static/a.css"}, []string{"decision: 400 bad request: every front"}},
+		{"refused by the policy", []string{"--url", "https://app.example.com/static/a%0a.css"}, []string{
+			"decision: 400 bad request: servers read this path differently"}},
 		{"default rule", []string{"--url", "https://wiki.example.com/", "--claims", bob}, []string{
 			"rule:     the default rule (policy.email_domains, policy.groups)\n", "  [pass] email: at one of [example.com]: the verified address (at example.com) is allowed\n"}},
 		{"named route", []string{"--url", "https://x.test/", "--route", "admin"}, []string{"named by the gateway"}},
