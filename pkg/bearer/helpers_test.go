@@ -1,7 +1,6 @@
 package bearer_test
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -20,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authbridge/authbridge/internal/logbuf"
 	"github.com/authbridge/authbridge/pkg/bearer"
 	"github.com/authbridge/authbridge/pkg/devidp"
 )
@@ -37,27 +37,13 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-// syncBuffer is a log sink that handlers may write to from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // fixture is a main issuer (a) and an extra issuer (b), both devidp on real HTTP servers, and a
 // Verifier that trusts them.
 type fixture struct {
 	a, b     *devidp.IDP
 	clock    *clock
 	v        *bearer.Verifier
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 	sigCount atomic.Int64 // signature checks the verifier made
 }
 
@@ -87,7 +73,7 @@ func newIDP(t testing.TB, clk *clock, wrap func(http.Handler) http.Handler) *dev
 func newFixture(t testing.TB, edit func(*bearer.Options)) *fixture {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	f := &fixture{clock: clk, logs: &syncBuffer{}}
+	f := &fixture{clock: clk, logs: &logbuf.Buffer{}}
 	f.a, f.b = newIDP(t, clk, nil), newIDP(t, clk, nil)
 	o := bearer.Options{
 		Issuers:   []string{f.a.Issuer(), f.b.Issuer()},
