@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/authbridge/authbridge/pkg/authz"
@@ -81,7 +82,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			req.NoRedirect = front == authz.FrontNginx
-			req.Route = routeParam(r)
+			if req.Route, err = routeParam(r, req.URI); err != nil {
+				h.refuse(w, r, front, err)
+				return
+			}
 			h.serve(w, r, req)
 		default:
 			http.NotFound(w, r)
@@ -123,13 +127,33 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Reque
 }
 
 // routeParam is the policy route the gateway names in the query of its request to this listener
-// (/auth?route=admin): the address is in the gateway's config, so the client cannot change it. Two
-// values are passed on joined, a name no route has, so that the engine refuses them rather than pick one.
-func routeParam(r *http.Request) string {
-	if r.URL.RawQuery == "" {
-		return ""
+// (/auth?route=admin): the address is in the gateway's config, so the client cannot change it — as long
+// as the gateway does not pass the client's own query on. Caddy's forward_auth does exactly that when
+// its uri has no query of its own, so the query is held to what a gateway's address can hold: route and
+// nothing else, at most once, and not the very query of the client's request (uri is the described
+// request's URI). Anything else is a 400, never a route picked from the client's URL. An empty value
+// names no route.
+func routeParam(r *http.Request, uri string) (string, error) {
+	raw := r.URL.RawQuery
+	if raw == "" && !r.URL.ForceQuery {
+		return "", nil
 	}
-	return strings.Join(r.URL.Query()["route"], ",")
+	if _, clientQuery, ok := strings.Cut(uri, "?"); ok && clientQuery == raw {
+		return "", authz.BadRequest("the forward-auth request carries the client's query; give the gateway's auth address a query of its own (e.g. /auth?route=)")
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "", authz.BadRequest("the forward-auth request's query is malformed")
+	}
+	for k, vs := range q {
+		if k != "route" {
+			return "", authz.BadRequest("the forward-auth request's query holds more than route=")
+		}
+		if len(vs) > 1 {
+			return "", authz.BadRequest("route= appears more than once")
+		}
+	}
+	return q.Get("route"), nil
 }
 
 // refuse answers a request that the engine is never asked about: 403 to a peer outside trusted_proxies on

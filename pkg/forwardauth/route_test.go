@@ -39,7 +39,17 @@ func TestGatewayNamesTheRoute(t *testing.T) {
 				{"the client's query names nothing", traefik("GET", "/anything?route=admin", xhr(cookie)), 200},
 				{"unknown name", with(traefik("GET", "/", xhr(cookie)), "route=nope"), 500},
 				{"unknown name, nginx", with(nginx("GET", "/", nav(cookie)), "route=nope"), 500},
-				{"two names", with(traefik("GET", "/", xhr(cookie)), "route=admin&route=static"), 500},
+				{"two names", with(traefik("GET", "/", xhr(cookie)), "route=admin&route=static"), 400},
+				{"empty name: default rule", with(caddy("GET", "/anything", xhr(cookie)), "route="), 200},
+				{"bare route: default rule", with(caddy("GET", "/anything", xhr(cookie)), "route"), 200},
+				// Caddy's forward_auth passes the client's query on when its uri has none of its own: the
+				// client must not pick a route (nor smuggle other parameters) that way.
+				{"caddy passes the client's query naming a public route", with(caddy("GET", "/private?route=static", xhr("")), "route=static"), 400},
+				{"caddy passes the client's query, with a session", with(caddy("GET", "/private?route=static", xhr(cookie)), "route=static"), 400},
+				{"caddy passes the client's other query", with(caddy("GET", "/private?x=1", xhr(cookie)), "x=1"), 400},
+				{"a parameter besides route", with(traefik("GET", "/", xhr(cookie)), "route=admin&x=1"), 400},
+				{"malformed query", with(traefik("GET", "/", xhr(cookie)), "route=%zz"), 400},
+				{"the client's query equals the gateway's", with(traefik("GET", "/x?route=admin", xhr(cookie)), "route=admin"), 400},
 				{"named public route", with(traefik("GET", "/anything", xhr("")), "route=static"), 200},
 				{"path refused by the front", traefik("GET", "/static/..%2Fadmin", xhr(cookie)), 400},
 				{"path refused by the policy", traefik("GET", "/static/%0a", xhr(cookie)), 400},
