@@ -19,7 +19,11 @@ var ErrBadPath = errors.New("authz: ambiguous or malformed request path")
 // raw backslash, NUL or any other control character (raw or encoded), a malformed escape, a dot-segment
 // carrying path parameters ("..;x", which Tomcat reads as ".."), a ".." that would climb over an empty
 // segment ("/a//../b" is "/a/b" to Envoy and "/b" to nginx and Go), and a path that does not start with
-// "/". Paths stay case-sensitive, as RFC 3986 and Envoy's route matching have them.
+// "/". It also refuses path parameters anywhere (";", raw or %3B: Tomcat, Jetty and Spring serve
+// "/admin;x/users" as "/admin/users", which would match no "/admin" route here) and a "%" that decoding
+// leaves (%2561: an upstream that decodes again would serve "/admin" for "/%2561dmin"). Paths stay
+// case-sensitive, as RFC 3986 and Envoy's route matching have them; an upstream that ignores case
+// needs its routes written for every spelling, or a route on the whole host.
 func NormalizePath(uri string) (string, error) {
 	p := pathOf(uri)
 	if p == "" || p[0] != '/' {
@@ -28,7 +32,7 @@ func NormalizePath(uri string) (string, error) {
 	clean := true
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; {
-		case c < 0x20 || c == 0x7f || c == '\\':
+		case c < 0x20 || c == 0x7f || c == '\\' || c == ';':
 			return "", ErrBadPath
 		case c == '%':
 			clean = false
@@ -56,7 +60,7 @@ func decodePath(p string) ([]byte, error) {
 				return nil, ErrBadPath
 			}
 			c = unhex(p[i+1])<<4 | unhex(p[i+2])
-			if c == '/' || c == '\\' || c < 0x20 || c == 0x7f {
+			if c == '/' || c == '\\' || c < 0x20 || c == 0x7f || c == ';' || c == '%' {
 				return nil, ErrBadPath
 			}
 			i += 2

@@ -21,7 +21,8 @@ func TestNormalizePath(t *testing.T) {
 		{"/ADMIN", "/ADMIN"},
 		{"/a%62c", "/abc"},
 		{"/%61dmin", "/admin"},
-		{"/%2561dmin", "/%61dmin"}, // decoded once, not twice
+		{"/%2561dmin", ""}, // an upstream that decodes twice would serve /admin
+		{"/%25", ""},
 		{"//admin", "/admin"},
 		{"/admin//users///x", "/admin/users/x"},
 		{"/admin/../public", "/public"},
@@ -38,7 +39,11 @@ func TestNormalizePath(t *testing.T) {
 		{"/a//b/../c", "/a/c"},
 		{"/.well-known/x", "/.well-known/x"},
 		{"/...", "/..."},
-		{"/a;b/c", "/a;b/c"},
+		{"/a;b/c", ""},           // Tomcat, Jetty and Spring serve /a/c
+		{"/admin;x/users", ""},   // ... /admin/users, which matches no /admin route here
+		{"/admin%3bx/users", ""}, // the same, encoded
+		{"/admin%3Bx/users", ""},
+		{"/admin;", ""},
 		{"/%E2%82%AC", "/€"},
 		{"/a%3Fb", "/a?b"},
 		{"/public/..%2fadmin", ""},

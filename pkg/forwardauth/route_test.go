@@ -53,6 +53,9 @@ func TestGatewayNamesTheRoute(t *testing.T) {
 				{"named public route", with(traefik("GET", "/anything", xhr("")), "route=static"), 200},
 				{"path refused by the front", traefik("GET", "/static/..%2Fadmin", xhr(cookie)), 400},
 				{"path refused by the policy", traefik("GET", "/static/%0a", xhr(cookie)), 400},
+				{"path parameters refused by the policy", traefik("GET", "/static;x/app.js", xhr("")), 400},
+				{"encoded path parameters refused by the policy", traefik("GET", "/static%3bx/app.js", xhr("")), 400},
+				{"double encoding refused by the policy", traefik("GET", "/%2573tatic/app.js", xhr("")), 400},
 				{"path refused by the policy, nginx: 400 (nginx answers 500), not a login loop", nginx("GET", "/static/%0a", nav(cookie)), 400},
 			}
 			for _, tt := range tests {
