@@ -202,10 +202,15 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 	if r.NoRedirect {
 		return e.check(ctx, r)
 	}
-	switch pathOf(r.URI) {
-	case PathSignOut:
-		return e.signOut(ctx, r)
-	case PathStart:
+	switch p := pathOf(r.URI); p {
+	case PathSignOut, PathStart:
+		// Where the browser goes next is never picked from two candidates.
+		if !singleParam(r.URI, "rd") {
+			return deny(http.StatusBadRequest, "Bad Request\n", "text/plain; charset=utf-8", "rd repeated or query malformed"), nil
+		}
+		if p == PathSignOut {
+			return e.signOut(ctx, r)
+		}
 		return e.start(r, queryParam(r.URI, "rd"))
 	case PathCallback:
 		return e.callback(ctx, r)

@@ -26,6 +26,16 @@ func query(uri string) url.Values {
 
 func queryParam(uri, name string) string { return query(uri).Get(name) }
 
+// singleParam reports whether the query of uri parses and holds name at most once.
+func singleParam(uri, name string) bool {
+	i := strings.IndexByte(uri, '?')
+	if i < 0 {
+		return true
+	}
+	q, err := url.ParseQuery(uri[i+1:])
+	return err == nil && len(q[name]) <= 1
+}
+
 // origin is scheme://host of the request.
 func origin(r *Request) string {
 	scheme := r.Scheme

@@ -82,6 +82,19 @@ func TestReturnURLThroughLogin(t *testing.T) {
 	t.Run("navigation without a session returns to itself", func(t *testing.T) {
 		require.Equal(t, app+"/dash?tab=2", loginFrom(t, env, enginetest.Navigate("/dash?tab=2", "")))
 	})
+	t.Run("two rd or a malformed query are 400, nothing set, nothing ended", func(t *testing.T) {
+		cookie, _ := env.Login(t, "/")
+		for _, uri := range []string{"/oauth2/start?rd=/a&rd=//evil.com", "/oauth2/start?rd=/a&rd=/a", "/oauth2/start?rd=%zz",
+			"/oauth2/sign_out?rd=/a&rd=https://evil.com/", "/oauth2/sign_out?rd=%"} {
+			d, err := env.Engine.Decide(ctx, enginetest.Navigate(uri, cookie))
+			require.NoError(t, err)
+			require.Equal(t, http.StatusBadRequest, d.Status, uri)
+			require.Empty(t, d.Cookies, uri)
+		}
+		d, err := env.Engine.Decide(ctx, enginetest.Navigate("/", cookie))
+		require.NoError(t, err)
+		require.Equal(t, authz.Allow, d.Outcome, "the session survived the refused sign-outs")
+	})
 	t.Run("overlong rd is 414", func(t *testing.T) {
 		d, err := env.Engine.Decide(ctx, enginetest.Navigate("/oauth2/start?rd=/"+strings.Repeat("a", authz.MaxReturnURL), ""))
 		require.NoError(t, err)
