@@ -173,12 +173,12 @@ func TestHTTPForwardAuthPanic(t *testing.T) {
 	t.Cleanup(srv.Close)
 	auth := func() *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest("GET", srv.URL+"/auth?code=secret-code", nil)
+		req, _ := http.NewRequest("GET", srv.URL+"/auth", nil)
 		// Traefik's description of the browser's request.
 		req.Header.Set("X-Forwarded-Method", "GET")
 		req.Header.Set("X-Forwarded-Proto", "https")
 		req.Header.Set("X-Forwarded-Host", enginetest.AppHost)
-		req.Header.Set("X-Forwarded-Uri", "/")
+		req.Header.Set("X-Forwarded-Uri", "/?code=secret-code")
 		req.Header.Set("Cookie", cookie)
 		req.Header.Set("Accept", "application/json")
 		resp, err := http.DefaultClient.Do(req)
