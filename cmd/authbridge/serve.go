@@ -56,6 +56,14 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	if cfg.Session.CacheTTL > 0 {
 		sessions.EnableCache(session.CacheOptions{TTL: cfg.Session.CacheTTL, Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime})
 	}
+	verifier, err := newVerifier(cfg, log)
+	if err != nil {
+		return err
+	}
+	var bearerTokens authz.BearerVerifier // a nil *bearer.Verifier in the interface would not be nil
+	if verifier != nil {
+		bearerTokens = verifier
+	}
 	engine, err := authz.New(authz.Options{
 		Sessions: sessions,
 		Provider: provider,
@@ -68,6 +76,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		Policy:    policyOf(cfg.Policy),
 		Redirects: authz.Domains(cfg.RedirectDomains()),
 		LoginKeys: cfg.Session.Cookie.Keys(), // none with the memory store: a random key, one process
+		Bearer:    bearerTokens,              // nil unless bearer.audiences is set
 		Metrics:   authz.NewMetrics(reg),
 		Logger:    log,
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/pkg/authz"
+	"github.com/authbridge/authbridge/pkg/bearer"
 	"github.com/authbridge/authbridge/pkg/devidp"
 	"github.com/authbridge/authbridge/pkg/login"
 	"github.com/authbridge/authbridge/pkg/session"
@@ -66,6 +67,7 @@ type Env struct {
 	Store    session.Store
 	Sessions *session.Sessions
 	Engine   *authz.Engine
+	Verifier *bearer.Verifier // with Options.Bearer
 
 	client          *http.Client
 	options         authz.Options
@@ -88,6 +90,9 @@ type Options struct {
 	AllowUnverifiedEmail bool
 	// IssParameter makes the provider follow RFC 9207 (devidp.Options.IssParameter).
 	IssParameter bool
+	// Bearer turns on API clients' bearer tokens: a bearer.Verifier for the provider's access tokens
+	// (audience Audience) on the Env's clock, as Engine.Bearer, unless Engine.Bearer is set already.
+	Bearer bool
 }
 
 // New starts devidp and builds an engine against it. Everything is stopped when t ends.
@@ -136,10 +141,17 @@ func New(t testing.TB, o Options) *Env {
 		// One key for the Env, so that Replica opens the login cookies this engine seals.
 		eo.LoginKeys = [][]byte{[]byte(rand.Text() + rand.Text())}
 	}
+	var v *bearer.Verifier
+	if o.Bearer && eo.Bearer == nil {
+		v, err = bearer.New(bearer.Options{Issuers: []string{issuer}, Audiences: []string{Audience},
+			HTTPClient: srv.Client(), Now: clock.Now, AllowUnverifiedEmail: o.AllowUnverifiedEmail})
+		require.NoError(t, err)
+		eo.Bearer = v
+	}
 	e, err := authz.New(eo)
 	require.NoError(t, err)
 	return &Env{Clock: clock, IDP: idp, IDPURL: issuer, Provider: p, Store: o.Store, Sessions: eo.Sessions, Engine: e,
-		client: srv.Client(), options: eo, allowUnverified: o.AllowUnverifiedEmail}
+		Verifier: v, client: srv.Client(), options: eo, allowUnverified: o.AllowUnverifiedEmail}
 }
 
 func newProvider(t testing.TB, issuer string, clock *Clock, client *http.Client, allowUnverified bool) *login.Provider {

@@ -43,19 +43,22 @@ const (
 // Request is what the engine needs to know about one request a gateway asks about. Fronts fill it from
 // their protocol; it holds no protocol types.
 type Request struct {
-	Front      string // which front asked; see Front* constants
-	Method     string // the client's method, upper case
-	Scheme     string // "https" or "http", as the client used it
-	Host       string // the client's Host / :authority, with port if one was given
-	URI        string // path and query as the client sent them
-	Accept     string // the client's Accept header
-	FetchMode  string // the client's Sec-Fetch-Mode header
-	FetchSite  string // the client's Sec-Fetch-Site header; with Origin and Referer, who asked for a sign-out
-	Origin     string // the client's Origin header
-	Referer    string // the client's Referer header
-	Cookie     string // the client's Cookie header(s), joined with "; "
-	NoRedirect bool   // the gateway cannot pass a 3xx to the browser (nginx auth_request): answer 401 instead
-	Client     string // the client's address as the gateway saw it; for logs of suspicious requests
+	Front     string // which front asked; see Front* constants
+	Method    string // the client's method, upper case
+	Scheme    string // "https" or "http", as the client used it
+	Host      string // the client's Host / :authority, with port if one was given
+	URI       string // path and query as the client sent them
+	Accept    string // the client's Accept header
+	FetchMode string // the client's Sec-Fetch-Mode header
+	FetchSite string // the client's Sec-Fetch-Site header; with Origin and Referer, who asked for a sign-out
+	Origin    string // the client's Origin header
+	Referer   string // the client's Referer header
+	Cookie    string // the client's Cookie header(s), joined with "; "
+	// Authorization is the client's Authorization header, as sent ("" for none). It is read only when
+	// Options.Bearer is set and the request carries no session cookie (see Engine.Decide).
+	Authorization string
+	NoRedirect    bool   // the gateway cannot pass a 3xx to the browser (nginx auth_request): answer 401 instead
+	Client        string // the client's address as the gateway saw it; for logs of suspicious requests
 	// Route is the policy route the gateway named for this request (Envoy's context extension
 	// authbridge_route, forward-auth's ?route=), "" for none: then the policy matches host, path and method.
 	Route string

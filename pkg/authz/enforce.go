@@ -54,10 +54,7 @@ func public() *Decision {
 // the rule is satisfied, 403 when it is not, and sends the user to log in again when the session was
 // stored before a claim the rule needs was kept in sessions (a new login records it).
 func (e *Engine) authorize(r *Request, rt *compiledRoute, s *session.Session) (*Decision, error) {
-	rl := &e.policy.def
-	if rt != nil {
-		rl = &rt.rule
-	}
+	rl := e.ruleFor(rt)
 	if rl.empty() {
 		return nil, nil
 	}
@@ -74,4 +71,12 @@ func (e *Engine) authorize(r *Request, rt *compiledRoute, s *session.Session) (*
 		return deny(http.StatusForbidden, "", "", reason), nil
 	}
 	return nil, nil
+}
+
+// ruleFor is the rule of rt, or the default rule for nil.
+func (e *Engine) ruleFor(rt *compiledRoute) *rule {
+	if rt != nil {
+		return &rt.rule
+	}
+	return &e.policy.def
 }

@@ -63,9 +63,12 @@ type Options struct {
 	// 32 bytes, and every replica must have the same keys. Empty means a random key for this Engine
 	// alone, which is only right for a single process (the memory store).
 	LoginKeys [][]byte
-	Metrics   *Metrics         // may be nil
-	Logger    *slog.Logger     // may be nil
-	Now       func() time.Time // may be nil
+	// Bearer verifies the bearer JWTs of API clients (a *bearer.Verifier); nil turns them off, and the
+	// client's Authorization header then plays no part in any decision. See checkBearer.
+	Bearer  BearerVerifier
+	Metrics *Metrics         // may be nil
+	Logger  *slog.Logger     // may be nil
+	Now     func() time.Time // may be nil
 }
 
 // Engine decides. It is safe for concurrent use.
@@ -226,6 +229,10 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	}
 	raw, n := findCookie(r.Cookie, e.o.Cookie.Name)
 	switch {
+	case n == 0 && e.o.Bearer != nil && r.Authorization != "":
+		// An API client: no session cookie, and bearer tokens are on. With a session cookie as well, the
+		// session decides and the header is replaced on allow, as without a verifier.
+		return e.checkBearer(ctx, r, rt)
 	case n == 0:
 		return e.unauthenticated(r, "no session cookie")
 	case n > 1:

@@ -27,32 +27,18 @@ type Claims struct {
 	Raw map[string]json.RawMessage
 }
 
-// Values returns the strings of the claim name, so that a policy can check any claim, namespaced ones
-// (https://example.com/roles) and Auth0's permissions included: a string claim gives itself, an array
-// gives its string elements; empty strings, other elements and other types give nothing. The name is
-// matched exactly.
-func (c *Claims) Values(name string) []string {
-	raw, ok := c.Raw[name]
-	if !ok {
+// Values returns the values of the named claims, exactly as login.Claims.Values does for an ID token
+// (one shared reading, login.ClaimStrings): a string claim is one value, an array of strings its
+// elements, and anything else (absent, a number, an object, an array mixing strings with other types)
+// none. Names are matched exactly, so namespaced claims (https://example.com/roles) and Auth0's
+// permissions work. Every name is a key of the result; nil for no names.
+func (c *Claims) Values(names []string) map[string][]string {
+	if len(names) == 0 {
 		return nil
 	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		if one == "" {
-			return nil
-		}
-		return []string{one}
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) != nil {
-		return nil
-	}
-	var out []string
-	for _, el := range list {
-		var s string
-		if len(el) > 0 && el[0] == '"' && json.Unmarshal(el, &s) == nil && s != "" {
-			out = append(out, s)
-		}
+	out := make(map[string][]string, len(names))
+	for _, n := range names {
+		out[n] = login.ClaimStrings(c.Raw[n])
 	}
 	return out
 }
@@ -94,7 +80,7 @@ func (v *Verifier) check(m map[string]json.RawMessage, iss string, now time.Time
 	}
 	c := &Claims{Subject: sub, Issuer: iss, Expiry: exp, Raw: m}
 	c.Email = v.email(m)
-	c.Groups = c.Values(v.groupsClaim)
+	c.Groups = login.ClaimStrings(m[v.groupsClaim])
 	return c, nil
 }
 

@@ -88,15 +88,18 @@ func TestClaims(t *testing.T) {
 		{"unverified, allowed by the operator", func(o *bearer.Options) { o.AllowUnverifiedEmail = true },
 			map[string]any{"email_verified": false}, "alice@example.com", []string{"admins", "dev"}, nil},
 		{"groups a single string", nil, map[string]any{"groups": "admins"}, "alice@example.com", []string{"admins"}, nil},
-		{"groups with non-strings", nil, map[string]any{"groups": []any{"admins", 7, nil, "", map[string]any{}, "dev"}},
+		{"groups with non-strings: none at all, as for an ID token", nil, map[string]any{"groups": []any{"admins", 7, nil, "", map[string]any{}, "dev"}},
+			"alice@example.com", nil, nil},
+		{"groups with an empty string", nil, map[string]any{"groups": []any{"admins", "", "dev"}},
 			"alice@example.com", []string{"admins", "dev"}, nil},
 		{"groups from a namespaced claim", func(o *bearer.Options) { o.GroupsClaim = "https://example.com/groups" },
 			map[string]any{"https://example.com/groups": []string{"ops"}}, "alice@example.com", []string{"ops"}, nil},
 		{"Auth0 permissions and namespaced roles", nil,
-			map[string]any{"permissions": []string{"read:reports", "write:reports"}, roles: "editor", "https://example.com/level": 3},
+			map[string]any{"permissions": []string{"read:reports", "write:reports"}, roles: "editor", "https://example.com/level": 3, "mixed": []any{"a", 1}},
 			"alice@example.com", []string{"admins", "dev"}, map[string][]string{
 				"permissions": {"read:reports", "write:reports"}, roles: {"editor"},
 				"https://example.com/level": nil, "absent": nil, "Permissions": nil,
+				"mixed": nil,
 			}},
 	}
 	for _, tt := range tests {
@@ -110,8 +113,11 @@ func TestClaims(t *testing.T) {
 			require.Equal(t, tt.wantEmail, c.Email)
 			require.Equal(t, tt.wantGroups, c.Groups)
 			for name, want := range tt.wantValues {
-				require.Equal(t, want, c.Values(name), name)
+				got := c.Values([]string{name})
+				require.Contains(t, got, name, "every name asked for is a key")
+				require.Equal(t, want, got[name], name)
 			}
+			require.Nil(t, c.Values(nil))
 			require.Equal(t, "auth0|alice", c.Subject)
 			require.Equal(t, f.a.Issuer(), c.Issuer)
 			require.True(t, f.clock.Now().Add(time.Hour).Equal(c.Expiry), c.Expiry)

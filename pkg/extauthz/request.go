@@ -19,24 +19,25 @@ type incoming struct {
 
 // The headers toRequest reads, by index into fields.
 const (
-	fMethod    = iota // :method
-	fAuthority        // :authority
-	fHost             // host (Envoy folds it into :authority; a second source if both come)
-	fPath             // :path
-	fScheme           // :scheme
-	fProto            // x-forwarded-proto
-	fAccept           // accept
-	fFetchMode        // sec-fetch-mode
-	fFetchSite        // sec-fetch-site
-	fOrigin           // origin
-	fReferer          // referer
-	fCookie           // cookie
+	fMethod        = iota // :method
+	fAuthority            // :authority
+	fHost                 // host (Envoy folds it into :authority; a second source if both come)
+	fPath                 // :path
+	fScheme               // :scheme
+	fProto                // x-forwarded-proto
+	fAccept               // accept
+	fFetchMode            // sec-fetch-mode
+	fFetchSite            // sec-fetch-site
+	fOrigin               // origin
+	fReferer              // referer
+	fCookie               // cookie
+	fAuthorization        // authorization
 	nFields
 )
 
 // fieldNames name the headers in refusals.
 var fieldNames = [nFields]string{":method", ":authority", "host", ":path", ":scheme", "x-forwarded-proto", "accept",
-	"sec-fetch-mode", "sec-fetch-site", "origin", "referer", "cookie"}
+	"sec-fetch-mode", "sec-fetch-site", "origin", "referer", "cookie", "authorization"}
 
 // fieldOf returns the index of a header toRequest reads, ASCII case aside (Envoy lower-cases keys, but
 // its HTTP/1 codec may not for every source), or -1. No allocation.
@@ -67,6 +68,8 @@ func fieldOf(k string) int {
 		}
 	case 10:
 		i = fAuthority
+	case 13:
+		i = fAuthorization
 	case 14:
 		i = fFetchMode
 		if k[10]|0x20 == 's' { // sec-fetch-site, not sec-fetch-mode
@@ -91,7 +94,7 @@ type fields struct {
 }
 
 // set records one occurrence; a second occurrence that differs is a refusal naming the header (never
-// its value, which for cookie holds the session).
+// its value, which for cookie holds the session and for authorization a token).
 func (f *fields) set(i int, v string) error {
 	if f.seen[i] && f.v[i] != v {
 		return authz.BadRequest(fieldNames[i] + " appears twice with different values")
@@ -159,6 +162,7 @@ func toRequest(req *authv3.CheckRequest) (*incoming, error) {
 	}
 	in.Accept, in.FetchMode, in.Cookie = f.v[fAccept], f.v[fFetchMode], f.v[fCookie]
 	in.FetchSite, in.Origin, in.Referer = f.v[fFetchSite], f.v[fOrigin], f.v[fReferer]
+	in.Authorization = f.v[fAuthorization]
 	// Envoy's idea of the downstream address (it honours its own trusted-hops settings).
 	in.Client = req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress()
 	in.Route = req.GetAttributes().GetContextExtensions()[ContextExtensionRoute]

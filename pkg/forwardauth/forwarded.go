@@ -16,12 +16,13 @@ var errUntrusted = errors.New("forwardauth: peer is not a trusted proxy")
 
 // The headers that describe the client's request, in canonical spelling (http.Header's keys).
 const (
-	hdrMethod      = "X-Forwarded-Method"
-	hdrProto       = "X-Forwarded-Proto"
-	hdrHost        = "X-Forwarded-Host"
-	hdrURI         = "X-Forwarded-Uri"
-	hdrOriginalURL = "X-Original-Url"
-	hdrOriginalMtd = "X-Original-Method"
+	hdrMethod        = "X-Forwarded-Method"
+	hdrProto         = "X-Forwarded-Proto"
+	hdrHost          = "X-Forwarded-Host"
+	hdrURI           = "X-Forwarded-Uri"
+	hdrOriginalURL   = "X-Original-Url"
+	hdrOriginalMtd   = "X-Original-Method"
+	hdrAuthorization = "Authorization"
 )
 
 // target is one source's description of the client's request; empty fields were not given.
@@ -56,7 +57,10 @@ func (h *Handler) forwarded(r *http.Request, front string) (*authz.Request, erro
 	if err != nil {
 		return nil, err
 	}
-	req := base(r, trusted)
+	req, err := base(r, trusted)
+	if err != nil {
+		return nil, err
+	}
 	req.Front = front
 	req.Method, req.Scheme, req.Host, req.URI = t.method, t.scheme, t.host, t.uri
 	if err := authz.CheckTarget(req); err != nil {
@@ -162,7 +166,10 @@ func one(h http.Header, k string, commaOK bool) (string, error) {
 // only from a trusted proxy and then held to the same rules (once, one value, well-formed).
 func (h *Handler) direct(r *http.Request) (*authz.Request, error) {
 	trusted := h.trustedPeer(r)
-	req := base(r, trusted)
+	req, err := base(r, trusted)
+	if err != nil {
+		return nil, err
+	}
 	req.Front = authz.FrontHTTP
 	req.Method, req.Scheme, req.Host, req.URI = r.Method, "http", r.Host, r.URL.RequestURI()
 	if r.TLS != nil {
@@ -195,15 +202,21 @@ func (h *Handler) direct(r *http.Request) (*authz.Request, error) {
 }
 
 // base fills what every engine request carries besides its target: the client's Accept, fetch metadata,
-// Origin, Referer and cookies, and its address.
-func base(r *http.Request, trusted bool) *authz.Request {
+// Origin, Referer, cookies and Authorization, and its address. Authorization given twice is refused
+// (which of two credentials would the upstream read?); a comma in it is data (auth-params).
+func base(r *http.Request, trusted bool) (*authz.Request, error) {
+	authorization, err := one(r.Header, hdrAuthorization, true)
+	if err != nil {
+		return nil, err
+	}
 	req := &authz.Request{
-		Accept:    r.Header.Get("Accept"),
-		FetchMode: r.Header.Get("Sec-Fetch-Mode"),
-		FetchSite: r.Header.Get("Sec-Fetch-Site"),
-		Origin:    r.Header.Get("Origin"),
-		Referer:   r.Header.Get("Referer"),
-		Cookie:    strings.Join(r.Header.Values("Cookie"), "; "),
+		Authorization: authorization,
+		Accept:        r.Header.Get("Accept"),
+		FetchMode:     r.Header.Get("Sec-Fetch-Mode"),
+		FetchSite:     r.Header.Get("Sec-Fetch-Site"),
+		Origin:        r.Header.Get("Origin"),
+		Referer:       r.Header.Get("Referer"),
+		Cookie:        strings.Join(r.Header.Values("Cookie"), "; "),
 	}
 	// The peer's host, as a substring of RemoteAddr: no allocation on the hot path.
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -223,7 +236,7 @@ func base(r *http.Request, trusted bool) *authz.Request {
 			}
 		}
 	}
-	return req
+	return req, nil
 }
 
 // trustedPeer reports whether the connection comes from a configured proxy.

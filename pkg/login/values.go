@@ -1,6 +1,7 @@
 package login
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,7 +17,7 @@ func (c *Claims) Values(names []string) map[string][]string {
 	}
 	out := make(map[string][]string, len(names))
 	for _, n := range names {
-		out[n] = stringList(c.raw[n])
+		out[n] = ClaimStrings(c.raw[n])
 	}
 	return out
 }
@@ -34,8 +35,45 @@ func ReadClaims(payload []byte, groupsClaim string, allowUnverifiedEmail bool) (
 		groupsClaim = "groups"
 	}
 	p := &Provider{cfg: Config{GroupsClaim: groupsClaim, AllowUnverifiedEmail: allowUnverifiedEmail}, log: slog.New(slog.DiscardHandler)}
-	claims := &Claims{Email: p.email(c), Groups: stringList(c[groupsClaim]), raw: c}
+	claims := &Claims{Email: p.email(c), Groups: ClaimStrings(c[groupsClaim]), raw: c}
 	_ = json.Unmarshal(c["sub"], &claims.Subject)
 	_ = json.Unmarshal(c["sid"], &claims.SID)
 	return claims, nil
+}
+
+// ClaimStrings reads one claim's values the way every policy check does, for ID tokens and access
+// tokens alike (pkg/bearer uses it too): a JSON string is one value, an array of strings its elements
+// (an empty array none, but not nil). Empty strings are no values. Anything else has no values at all:
+// absent, null, a number, a boolean, an object, and an array holding anything but strings (a list
+// mixing strings with other types is refused whole, never read in part).
+func ClaimStrings(raw json.RawMessage) []string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	switch raw[0] {
+	case '"':
+		var one string
+		if json.Unmarshal(raw, &one) != nil || one == "" {
+			return nil
+		}
+		return []string{one}
+	case '[':
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil {
+			return nil
+		}
+		out := make([]string, 0, len(list))
+		for _, el := range list {
+			var s string
+			if len(el) == 0 || el[0] != '"' || json.Unmarshal(el, &s) != nil {
+				return nil
+			}
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -31,6 +32,9 @@ func TestClaimValues(t *testing.T) {
 		{"boolean", true, nil},
 		{"object", map[string]any{"a": "b"}, nil},
 		{"mixed list", []any{"editor", 1}, nil},
+		{"list with null", []any{"editor", nil}, nil},
+		{"list with an empty string", []any{"editor", ""}, []string{"editor"}},
+		{"null", json.RawMessage("null"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,7 +45,7 @@ func (p *Provider) verify(ctx context.Context, raw, nonce, accessToken string) (
 	}
 	claims := &Claims{Subject: idt.Subject, Email: p.email(c), raw: c}
 	_ = json.Unmarshal(c["sid"], &claims.SID)
-	claims.Groups = stringList(c[p.cfg.GroupsClaim])
+	claims.Groups = ClaimStrings(c[p.cfg.GroupsClaim])
 	return claims, nil
 }
 
@@ -70,22 +70,6 @@ func (p *Provider) email(c map[string]json.RawMessage) string {
 		return ""
 	}
 	return addr
-}
-
-// stringList reads a claim that is a list of strings or a single string; anything else is no groups.
-func stringList(raw json.RawMessage) []string {
-	if len(raw) == 0 {
-		return nil
-	}
-	var list []string
-	if json.Unmarshal(raw, &list) == nil {
-		return list
-	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil && one != "" {
-		return []string{one}
-	}
-	return nil
 }
 
 // jwtExpiry reads exp from a JWT access token without verifying it: it only schedules a refresh, and
