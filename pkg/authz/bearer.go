@@ -103,18 +103,7 @@ func (e *Engine) checkBearer(ctx context.Context, r *Request, rt *compiledRoute)
 			return bearerDenied(http.StatusForbidden, "insufficient_scope", "", "bearer token: "+reason), nil
 		}
 	}
-	a := &allowed{v: [3]string{r.Authorization, c.Subject, c.Email}}
-	a.d = Decision{
-		Outcome: Allow,
-		Status:  http.StatusOK,
-		Upstream: http.Header{
-			HeaderAuthorization: a.v[0:1:1],
-			HeaderUser:          a.v[1:2:2],
-			HeaderEmail:         a.v[2:3:3],
-		},
-		Reason: "valid bearer token",
-	}
-	return &a.d, nil
+	return allowWith(r.Authorization, c.Subject, c.Email, "valid bearer token"), nil
 }
 
 // bearerDenied is an RFC 6750 (3.1) refusal: status with a challenge naming the error code and, when

@@ -205,18 +205,28 @@ func (h *Handler) direct(r *http.Request) (*authz.Request, error) {
 // Origin, Referer, cookies and Authorization, and its address. Authorization given twice is refused
 // (which of two credentials would the upstream read?); a comma in it is data (auth-params).
 func base(r *http.Request, trusted bool) (*authz.Request, error) {
-	authorization, err := one(r.Header, hdrAuthorization, true)
-	if err != nil {
-		return nil, err
-	}
 	req := &authz.Request{
-		Authorization: authorization,
-		Accept:        r.Header.Get("Accept"),
-		FetchMode:     r.Header.Get("Sec-Fetch-Mode"),
-		FetchSite:     r.Header.Get("Sec-Fetch-Site"),
-		Origin:        r.Header.Get("Origin"),
-		Referer:       r.Header.Get("Referer"),
-		Cookie:        strings.Join(r.Header.Values("Cookie"), "; "),
+		Accept: r.Header.Get("Accept"), // only ranks navigation against script; a list is its own syntax
+		Cookie: strings.Join(r.Header.Values("Cookie"), "; "),
+	}
+	// The headers a decision rests on (the credential; what vouches for a sign-out) come once or not at
+	// all: two copies are never resolved by taking the first.
+	for _, f := range []struct {
+		dst     *string
+		name    string
+		commaOK bool
+	}{
+		{&req.Authorization, hdrAuthorization, true},
+		{&req.FetchMode, "Sec-Fetch-Mode", false},
+		{&req.FetchSite, "Sec-Fetch-Site", false},
+		{&req.Origin, "Origin", false},
+		{&req.Referer, "Referer", true},
+	} {
+		v, err := one(r.Header, f.name, f.commaOK)
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = v
 	}
 	// The peer's host, as a substring of RemoteAddr: no allocation on the hot path.
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {

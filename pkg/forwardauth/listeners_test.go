@@ -84,3 +84,22 @@ func TestBrowserListenerNamesTheRightPort(t *testing.T) {
 		require.Contains(t, rec.Body.String(), "listen.forward_auth")
 	}
 }
+
+// TestDecisiveHeadersComeOnce: the headers a decision rests on (the credential, and what vouches for a
+// sign-out) given twice are refused with 400 on both listeners, never read as the first copy; the engine
+// is not asked (a nil engine would panic).
+func TestDecisiveHeadersComeOnce(t *testing.T) {
+	gw := forwardauth.NewGateway(nil, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	browser := forwardauth.NewBrowser(nil, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	for _, k := range []string{"Authorization", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Origin", "Referer"} {
+		two := http.Header{k: {"a", "b"}}
+		rec := serve(gw, traefik("GET", "/api", two))
+		require.Equal(t, http.StatusBadRequest, rec.Code, k)
+		rec = serve(browser, direct("/oauth2/sign_out", two))
+		require.Equal(t, http.StatusBadRequest, rec.Code, k)
+	}
+	for _, k := range []string{"Sec-Fetch-Site", "Origin"} {
+		rec := serve(browser, direct("/oauth2/sign_out", http.Header{k: {"same-origin, cross-site"}}))
+		require.Equal(t, http.StatusBadRequest, rec.Code, "%s holds a list", k)
+	}
+}
