@@ -44,6 +44,10 @@ func startAuthbridge(t *testing.T, s *stack, base string, extra ...string) *auth
   client_id: %s
   client_secret_file: %s
   redirect_url: %s/oauth2/callback
+  # Hydra keeps its state in SQLite here and waits up to 10 s on a locked database while the parallel
+  # tests log in (its _busy_timeout): give each provider call more than that, so that a busy test
+  # machine is not read as a provider outage (503).
+  timeout: 20s
 session:
   redis:
     url: %s
@@ -73,6 +77,12 @@ log:
 		err = ab.proc.waitReady(func() error { return wantStatus("http://"+ab.admin+"/readyz", http.StatusOK) })
 		if err == nil {
 			t.Cleanup(ab.proc.stop)
+			t.Cleanup(func() {
+				// authbridge's own log never holds a token, cookie or code: safe to show on a failure.
+				if t.Failed() {
+					t.Log(ab.proc.logTail())
+				}
+			})
 			return ab
 		}
 		ab.proc.stop()
