@@ -10,7 +10,7 @@ func policyOf(c config.Policy) authz.Policy {
 	p := authz.Policy{EmailDomains: c.EmailDomains, Groups: c.Groups}
 	for _, r := range c.Routes {
 		p.Routes = append(p.Routes, authz.Route{
-			Name: r.Name, Host: r.Host, Path: r.Path, Methods: r.Methods, Public: r.Public,
+			Name: r.Name, Host: r.Host, Path: r.Path, Methods: r.Methods, Public: r.Public, Headers: r.Headers,
 			Require: authz.Rule{Groups: r.Groups, Emails: r.Emails, EmailDomains: r.EmailDomains, Claims: r.Claims},
 		})
 	}

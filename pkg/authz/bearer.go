@@ -91,11 +91,12 @@ func (e *Engine) checkBearer(ctx context.Context, r *Request, rt *compiledRoute)
 		return nil, err
 	}
 	rl := e.ruleFor(rt)
+	var claims map[string][]string
+	if len(rl.claims) > 0 || rt != nil && rt.headers != nil {
+		claims = c.Values(e.policy.claims)
+	}
 	if !rl.empty() {
-		id := Identity{Subject: c.Subject, Email: c.Email, Groups: c.Groups}
-		if len(rl.claims) > 0 {
-			id.Claims = c.Values(e.policy.claims)
-		}
+		id := Identity{Subject: c.Subject, Email: c.Email, Groups: c.Groups, Claims: claims}
 		if reason := rl.refuse(&id); reason != "" {
 			if rt != nil {
 				reason = rt.label() + ": " + reason
@@ -103,7 +104,11 @@ func (e *Engine) checkBearer(ctx context.Context, r *Request, rt *compiledRoute)
 			return bearerDenied(http.StatusForbidden, "insufficient_scope", "", "bearer token: "+reason), nil
 		}
 	}
-	return allowWith(r.Authorization, c.Subject, c.Email, "valid bearer token"), nil
+	d := allowWith(r.Authorization, c.Subject, c.Email, "valid bearer token")
+	if rt != nil && rt.headers != nil {
+		addHeaders(d, rt.headers, c.Groups, claims)
+	}
+	return d, nil
 }
 
 // bearerDenied is an RFC 6750 (3.1) refusal: status with a challenge naming the error code and, when

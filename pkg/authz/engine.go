@@ -277,7 +277,11 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	if d, err := e.authorize(r, rt, s); d != nil || err != nil {
 		return d, err
 	}
-	return e.allow(s), nil
+	d = e.allow(s)
+	if rt != nil && rt.headers != nil {
+		addHeaders(d, rt.headers, s.Groups, s.Claims)
+	}
+	return d, nil
 }
 
 func (e *Engine) touchDue(s *session.Session, now time.Time) bool {

@@ -35,6 +35,9 @@ type Route struct {
 	Public bool
 	// Require is what a logged-in user must satisfy.
 	Require Rule
+	// Headers maps an upstream header name (CheckHeaderName) to the claim whose values, comma-joined,
+	// it carries on an allowed request (GroupsSource for the user's groups). A public route has none.
+	Headers map[string]string
 }
 
 // NameOnly reports whether the route is selected only by name: it has neither Host, Path nor Methods,

@@ -60,6 +60,7 @@ type compiledRoute struct {
 	nameOnly bool   // selected only by name
 	public   bool
 	rule     rule
+	headers  []headerSource // sorted by name; nil for none
 }
 
 // label names the route in messages: policy.routes[2] (admin).
@@ -97,6 +98,11 @@ func CompilePolicy(p Policy) (*CompiledPolicy, error) {
 		for name := range r.Require.Claims {
 			claims[name] = true
 		}
+		for _, h := range rt.headers {
+			if !h.groups {
+				claims[h.claim] = true
+			}
+		}
 		cp.routes = append(cp.routes, rt)
 	}
 	if len(errs) > 0 {
@@ -118,6 +124,13 @@ func compileRoute(i int, r Route) (compiledRoute, error) {
 	}
 	if r.Public && !rt.rule.empty() {
 		return rt, errors.New("a public route cannot have requirements")
+	}
+	if r.Public && len(r.Headers) > 0 {
+		return rt, errors.New("a public route sends no identity: it cannot have headers")
+	}
+	var err error
+	if rt.headers, err = compileHeaders(r.Headers); err != nil {
+		return rt, err
 	}
 	h := strings.ToLower(strings.TrimSuffix(r.Host, "."))
 	if rest, ok := strings.CutPrefix(h, "*."); ok {
@@ -169,7 +182,7 @@ func isHostName(s string) bool {
 	return true
 }
 
-// ClaimNames returns every claim that some route requires, sorted: the claims a session must keep.
+// ClaimNames returns every claim that some route requires or sends upstream (Route.Headers), sorted: the claims a session must keep.
 func (cp *CompiledPolicy) ClaimNames() []string { return slices.Clone(cp.claims) }
 
 // Routes reports whether the policy has routes at all. Without any, the request's host, path and method

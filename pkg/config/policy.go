@@ -38,8 +38,13 @@ type Route struct {
 	// https://example.com/roles); a number, boolean or object never matches.
 	Claims map[string][]string `yaml:"claims"`
 	// Public (public) lets the matching requests through without login and with no identity upstream;
-	// it cannot be combined with groups, emails, email_domains or claims.
+	// it cannot be combined with groups, emails, email_domains, claims or headers.
 	Public bool `yaml:"public"`
+	// Headers (headers) maps an upstream header to the claim whose values (a string, or a list of
+	// strings comma-joined) it carries on an allowed request; "groups" stands for the user's groups. A
+	// name is letters, digits and '-', an identity header (X-Auth-Request-Groups, Remote-Groups...) or an
+	// X- header, and not Authorization, Cookie, Host, a hop-by-hop field or X-Auth-Request-User/-Email.
+	Headers map[string]string `yaml:"headers"`
 }
 
 // routesKey is the one key of type []Route.
@@ -226,6 +231,10 @@ func validateRequirements(p *problems, label string, r *Route) {
 	if r.Public && (len(r.Groups) > 0 || len(r.Emails) > 0 || len(r.EmailDomains) > 0 || len(r.Claims) > 0) {
 		p.invalid(label, "public: true cannot be combined with groups, emails, email_domains or claims: a public route lets everyone in")
 	}
+	if r.Public && len(r.Headers) > 0 {
+		p.invalid(label, "public: true cannot be combined with headers: a public route sends no identity upstream")
+	}
+	validateHeaders(p, label, r.Headers)
 	for _, g := range r.Groups {
 		if strings.TrimSpace(g) == "" {
 			p.invalid(label, "groups: empty group name")
@@ -304,6 +313,54 @@ func isEmail(s string) bool {
 	}
 	for _, r := range local {
 		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"<>()[]\,;:@`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// reservedHeaders may not be set by a route: authbridge's own upstream headers, and fields that frame or
+// describe the request (hop-by-hop fields of RFC 9110 7.6.1 among them). pkg/authz refuses them too, and
+// also a name that is neither an X- header nor an identity header it knows.
+var reservedHeaders = []string{
+	"authorization", "cookie", "host", "x-auth-request-user", "x-auth-request-email",
+	"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
+	"te", "trailer", "transfer-encoding", "upgrade", "content-length", "x-forwarded-for",
+	"x-forwarded-host", "x-forwarded-proto", "x-forwarded-uri", "x-forwarded-method", "x-original-url",
+}
+
+// validateHeaders checks a route's headers: names as HTTP/1 and HTTP/2 spell them alike (letters,
+// digits, '-'), none reserved or given twice in another case, and each a claim to read.
+func validateHeaders(p *problems, label string, h map[string]string) {
+	seen := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		lower := strings.ToLower(name)
+		switch {
+		case !isHeaderName(name):
+			p.invalid(label, "headers: %q is not a header name: use letters, digits and '-' (at most 64)", name)
+		case slices.Contains(reservedHeaders, lower):
+			p.invalid(label, "headers: %q cannot be set by a route: authbridge sets it, or it frames or describes the request", name)
+		case seen[lower] != "":
+			p.invalid(label, "headers: %q and %q are the same header", seen[lower], name)
+		}
+		seen[lower] = name
+		switch src := h[name]; {
+		case strings.TrimSpace(src) == "":
+			p.invalid(label, "headers: %q needs a claim name (or groups)", name)
+		case src == "email" || src == "email_verified":
+			p.invalid(label, "headers: %q: claim %q holds unverified addresses too; X-Auth-Request-Email carries the verified one", name, src)
+		}
+	}
+}
+
+// isHeaderName reports whether s is 1 to 64 letters, digits and '-', neither first nor last a '-'.
+func isHeaderName(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
 			return false
 		}
 	}

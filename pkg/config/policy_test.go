@@ -34,6 +34,13 @@ func TestLoadInvalidRoutes(t *testing.T) {
 		{"route_claim_without_values.yaml", ErrInvalidValue, `policy.routes[0] (admin): claims: "https://example.com/roles" needs at least one allowed value`},
 		{"route_not_mapping.yaml", ErrInvalidValue, "policy.routes[0]: want a mapping of keys (line 10)"},
 		{"routes_not_list.yaml", ErrInvalidValue, "policy.routes: want a list of routes (line 9)"},
+		{"route_header_bad_name.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "X_Tenant" is not a header name`},
+		{"route_header_authorization.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "Authorization" cannot be set by a route`},
+		{"route_header_hop_by_hop.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "Connection" cannot be set by a route`},
+		{"route_header_duplicate_case.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "X-Tenant" and "x-tenant" are the same header`},
+		{"route_header_no_claim.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "X-Tenant" needs a claim name`},
+		{"route_header_not_mapping.yaml", ErrInvalidValue, "policy.routes[0] (app): headers: want a mapping"},
+		{"route_header_public.yaml", ErrInvalidValue, "policy.routes[0] (static): public: true cannot be combined with headers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -53,7 +60,8 @@ func TestLoadValidRoutes(t *testing.T) {
 		{Name: "admin", Host: "admin.example.com", Groups: []string{"admin"}},
 		{Host: "*.app.example.com", Path: "/static/", Methods: []string{"GET", "HEAD"}, Public: true},
 		{Name: "editors", Path: "/edit", Emails: []string{"boss@partner.test"}, EmailDomains: []string{"example.com"},
-			Claims: map[string][]string{"https://example.com/roles": {"editor", "owner"}, "tier": {"gold"}}},
+			Claims:  map[string][]string{"https://example.com/roles": {"editor", "owner"}, "tier": {"gold"}},
+			Headers: map[string]string{"X-Tenant": "https://example.com/tenant", "X-Auth-Request-Groups": "groups"}},
 		{Name: "reports"},
 	}}, c.Policy)
 }

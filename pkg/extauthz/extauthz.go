@@ -176,12 +176,36 @@ func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse 
 			}
 		}
 	}
-	slices.Sort(r.ok.HeadersToRemove) // stable answers for the same request
 	r.ok.Headers = r.ptrs[:n:n]
+	if len(d.Upstream) > len(identityHeaders) {
+		r.ok.Headers = routeHeaders(r.ok.Headers, &r.ok, d.Upstream)
+	}
+	slices.Sort(r.ok.HeadersToRemove) // stable answers for the same request
 	r.wrap.OkResponse = &r.ok
 	r.status.Code = int32(codes.OK)
 	r.resp.Status, r.resp.HttpResponse = &r.status, &r.wrap
 	return &r.resp
+}
+
+// routeHeaders appends to hs the upstream headers of d beyond the identity headers (a route's headers,
+// authz.Route.Headers), set with OVERWRITE so a client's copy in any case is replaced, or, when empty,
+// removed from the client's request. Client copies of them that toRequest put in headers_to_remove are
+// taken out of it: Envoy removes after it sets, and would drop the value set here. Only routes with
+// headers pay for this.
+func routeHeaders(hs []*corev3.HeaderValueOption, ok *authv3.OkHttpResponse, up http.Header) []*corev3.HeaderValueOption {
+	for _, k := range slices.Sorted(maps.Keys(up)) {
+		if slices.Contains(identityHeaders, k) {
+			continue
+		}
+		lower := strings.ToLower(k)
+		ok.HeadersToRemove = slices.DeleteFunc(ok.HeadersToRemove, func(h string) bool { return strings.EqualFold(h, lower) })
+		if v := up.Get(k); v != "" {
+			hs = append(hs, header(lower, v, overwrite))
+		} else {
+			ok.HeadersToRemove = append(ok.HeadersToRemove, lower)
+		}
+	}
+	return hs
 }
 
 // identityHeaders are the upstream headers an allowed decision carries, in a fixed order, and

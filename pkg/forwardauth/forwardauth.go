@@ -203,6 +203,14 @@ func render(w http.ResponseWriter, d *authz.Decision, req *authz.Request, e *aut
 				hdr[k] = emptyValue
 			}
 		}
+		// A route's own headers (authz.Route.Headers): always present, empty when the claim has no values.
+		if len(d.Upstream) > len(identityHeaders) {
+			for k, v := range d.Upstream {
+				if len(v) > 0 {
+					hdr[k] = v
+				}
+			}
+		}
 		// The Cookie header the upstream should get, without authbridge's own cookies, always sent so
 		// that a gateway that replaces the request's Cookie with it (Traefik authResponseHeaders, nginx
 		// auth_request_set) never drops or passes the session cookie by accident.
