@@ -104,3 +104,41 @@ func TestIstioConfig(t *testing.T) {
 		}
 	})
 }
+
+// TestIstioTwoApps: deploy/istio/two-apps.yaml decodes strictly into Istio's AuthorizationPolicy, sends
+// both apps' hosts to the mesh config's authbridge provider, and the hosts it checks are the ones the
+// two-app policy's routes match by host (Istio cannot pass a route name, so every route it relies on
+// must carry a host).
+func TestIstioTwoApps(t *testing.T) {
+	mesh, obj, ap, err := shippedIstio(shipped(t, "istio/meshconfig.yaml"), shipped(t, "istio/two-apps.yaml"))
+	require.NoError(t, err)
+	require.Equal(t, "AuthorizationPolicy", obj.Kind)
+	require.Equal(t, securityv1beta1.AuthorizationPolicy_CUSTOM, ap.GetAction())
+	found := false
+	for _, p := range mesh.GetExtensionProviders() {
+		found = found || p.GetName() == ap.GetProvider().GetName()
+	}
+	require.True(t, found, "the provider is in the mesh config")
+	var hosts []string
+	for _, r := range ap.GetRules() {
+		for _, to := range r.GetTo() {
+			hosts = append(hosts, to.GetOperation().GetHosts()...)
+		}
+	}
+	require.ElementsMatch(t, []string{"admin.example.com", "app.example.com"}, hosts)
+
+	var pol struct {
+		Policy struct {
+			Routes []struct {
+				Name string `yaml:"name"`
+				Host string `yaml:"host"`
+			} `yaml:"routes"`
+		} `yaml:"policy"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(shipped(t, "policy/two-apps.yaml")), &pol))
+	require.NotEmpty(t, pol.Policy.Routes)
+	for _, r := range pol.Policy.Routes {
+		require.NotEmpty(t, r.Host, "route %s needs a host behind Istio", r.Name)
+		require.Contains(t, hosts, r.Host, "route %s's host is checked", r.Name)
+	}
+}
