@@ -77,3 +77,16 @@ func (b *capBody) Read(p []byte) (int, error) {
 func (b *capBody) tooLarge() error { return fmt.Errorf("%w: body over %d bytes", ErrTooLarge, b.max) }
 
 func (b *capBody) Close() error { return b.rc.Close() }
+
+// do sends req with client and reads the whole answer (through the client's cap, see CapClient): the
+// one way every provider call here reads a body. err wraps ErrTooLarge for an oversized body; any
+// other error means no complete answer arrived.
+func do(client *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -61,12 +60,7 @@ func (p *Provider) tokenCall(ctx context.Context, form url.Values) (*tokenAnswer
 		// RFC 6749 2.3.1: both parts are form-urlencoded before they are joined.
 		req.SetBasicAuth(url.QueryEscape(p.cfg.ClientID), url.QueryEscape(p.cfg.ClientSecret))
 	}
-	resp, err := p.client.Do(req)
-	var body []byte
-	if err == nil {
-		body, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-	}
+	resp, body, err := do(p.client, req)
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return nil, fmt.Errorf("%w: token response: %w", ErrInvalidToken, err)
