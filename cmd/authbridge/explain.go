@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,15 +16,14 @@ import (
 // against it, using the fronts' own request checks and the engine's own matching and checks. It exits 0 whatever the decision, 1 for a
 // configuration or file it cannot use and 2 for bad flags.
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("explain", stdout, stderr)
 	path := fs.String("config", os.Getenv("AUTHBRIDGE_CONFIG"), "YAML config file (or env AUTHBRIDGE_CONFIG)")
 	method := fs.String("method", "GET", "the request's method")
 	rawURL := fs.String("url", "", "the request's absolute URL, e.g. https://admin.example.com/x (required)")
 	route := fs.String("route", "", "the route name a gateway passes (?route=, authbridge_route), if any")
 	claimsFile := fs.String("claims", "", "JSON file of the user's ID-token claims (the token's payload); without it, the request has no session")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	req, err := explainRequest(*method, *rawURL, *route)
 	if err != nil {

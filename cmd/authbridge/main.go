@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,7 +69,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, args := args[0], args[1:]
 	switch cmd {
 	case "version", "--version":
-		fmt.Fprintln(stdout, "authbridge", version)
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -84,11 +83,10 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authbridge: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(cmd, stdout, stderr)
 	path := fs.String("config", os.Getenv("AUTHBRIDGE_CONFIG"), "YAML config file (or env AUTHBRIDGE_CONFIG)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	cfg, err := config.Load(*path, environ())
 	if err != nil {

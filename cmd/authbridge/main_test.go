@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -67,7 +68,11 @@ session:
 		wantErr    []string
 		notInError string
 	}{
-		{"version", []string{"version"}, 0, []string{"authbridge dev"}, nil, ""},
+		{"version", []string{"version"}, 0, []string{"authbridge dev revision ", " built ", runtime.Version()}, nil, ""},
+		{"serve --help", []string{"serve", "--help"}, 0, []string{"Usage: authbridge serve [flags]", "Run the gRPC", "-config", "README.md"}, nil, ""},
+		{"check-config -h", []string{"check-config", "-h"}, 0, []string{"Usage: authbridge check-config [flags]", "-config"}, nil, ""},
+		{"explain --help", []string{"explain", "--help"}, 0, []string{"Usage: authbridge explain [flags]", "-url", "-claims"}, nil, ""},
+		{"bad flag: message and usage on stderr", []string{"serve", "--bogus"}, 2, nil, []string{"flag provided but not defined: -bogus", "Usage: authbridge serve"}, ""},
 		{"no command", nil, 2, nil, []string{"Usage:"}, ""},
 		{"unknown command", []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`}, ""},
 		{"check-config ok", []string{"check-config", "--config", good}, 0, []string{"configuration OK", "https://tenant.auth0.com/"}, nil, ""},
