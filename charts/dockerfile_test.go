@@ -181,7 +181,8 @@ func TestDockerfileBuildsTheBinary(t *testing.T) {
 	t.Run("version", func(t *testing.T) {
 		out, err := exec.Command(bin, "version").Output()
 		require.NoError(t, err)
-		require.Equal(t, "authbridge "+imageVersion+"\n", string(out))
+		require.True(t, strings.HasPrefix(string(out), "authbridge "+imageVersion+" revision "), "%q", out)
+		require.Contains(t, string(out), runtime.Version(), "the Go version the image was built with")
 	})
 	t.Run("static", func(t *testing.T) {
 		f, err := elf.Open(bin)
