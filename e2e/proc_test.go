@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -100,18 +101,25 @@ func (p *process) logTail() string {
 	return p.name + " log:\n" + s
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago, for programs that must be told
-// their port before they start.
+// handedOut holds every port freePort and freePorts gave this test process: a port is handed out once,
+// so that a port reserved for one program (Caddy's, told before authbridge starts) is never picked again
+// for another while it is not yet bound (the kernel reuses a just-closed ephemeral port readily).
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and that this process has not
+// handed out before, for programs that must be told their port before they start.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
 }
 
-// freePorts returns n distinct free ports.
+// freePorts returns n distinct free ports, none handed out before.
 func freePorts(n int) ([]int, error) {
 	ls := make([]net.Listener, 0, n)
 	defer func() {
@@ -119,14 +127,24 @@ func freePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	ports := make([]int, 0, n)
-	for range n {
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100*n {
+			return nil, errors.New("find a free port: none left that was not handed out")
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ls = append(ls, l) // held until all are found, so the kernel gives distinct ones
+		p := l.Addr().(*net.TCPAddr).Port
+		if handedOut.ports[p] {
+			continue
+		}
+		handedOut.ports[p] = true
+		ports = append(ports, p)
 	}
 	return ports, nil
 }
