@@ -158,19 +158,16 @@ func (e *Engine) pendingName(state string) string {
 // cookiesNamed returns the values of every cookie in a Cookie header whose name passes match, in order,
 // with their names.
 func cookiesNamed(header string, match func(name string) bool) (names, values []string) {
-	for header != "" {
-		var part string
-		part, header, _ = strings.Cut(header, ";")
-		name, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || !match(name) {
-			continue
+	s := cookieScanner{rest: header}
+	for {
+		name, v, spaced, ok := s.next()
+		if !ok {
+			return names, values
 		}
-		if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
+		if name != "" && !spaced && match(name) {
+			names, values = append(names, name), append(values, v)
 		}
-		names, values = append(names, name), append(values, v)
 	}
-	return names, values
 }
 
 // takePending opens the pending login that the callback for state belongs to. Exactly one cookie of its
@@ -178,11 +175,13 @@ func cookiesNamed(header string, match func(name string) bool) (names, values []
 // this very state.
 func (e *Engine) takePending(cookie, state string) (*pendingLogin, error) {
 	name := e.pendingName(state)
-	_, values := cookiesNamed(cookie, func(n string) bool { return n == name })
-	if len(values) != 1 {
+	// The same reading as the session cookie's: exactly one, a name folded after "," or spelt with a
+	// space before "=" counted too (see findCookie).
+	value := cookieValue(cookie, name)
+	if value == "" {
 		return nil, errPending
 	}
-	p, err := e.sealer.open(name, values[0])
+	p, err := e.sealer.open(name, value)
 	if err != nil {
 		return nil, err
 	}

@@ -161,6 +161,11 @@ func TestPendingLoginRefused(t *testing.T) {
 		{"two cookies of this name", func(_ *testing.T, name, value string) string {
 			return name + "=" + value + "; " + name + "=" + value
 		}},
+		{"a second one folded after a comma", func(_ *testing.T, name, value string) string {
+			return name + "=" + value + "; theme=dark, " + name + "=" + value
+		}},
+		{"spelt with a space before =", func(_ *testing.T, name, value string) string { return name + " =" + value }},
+		{"quoted", func(_ *testing.T, name, value string) string { return name + "=\"" + value + "\"" }},
 		{"sealed with another key", func(t *testing.T, name, _ string) string {
 			d, err := foreign.Decide(ctx, enginetest.Navigate("/", ""))
 			require.NoError(t, err)
