@@ -47,6 +47,17 @@ http {
 // browser-facing and forward-auth listeners) and proxying to the upstream at upAddr.
 func startNginx(t *testing.T, port int, ab *authbridge, upAddr string) {
 	t.Helper()
+	runNginx(t, port, shipped(t, "nginx/authbridge.conf",
+		"listen 80;", "listen 127.0.0.1:"+strconv.Itoa(port)+";",
+		"http://authbridge:4180", "http://"+ab.http,
+		"http://authbridge:4181", "http://"+ab.forwardAuth,
+		"http://api:8080", "http://"+upAddr))
+}
+
+// runNginx runs Debian's nginx with conf (a shipped file, addresses substituted) as its one server
+// file, until the test ends, and waits for it to listen on port.
+func runNginx(t *testing.T, port int, conf string) {
+	t.Helper()
 	requireProgram(t, "nginx")
 	bin, err := lookProgram("nginx")
 	require.NoError(t, err)
@@ -55,11 +66,6 @@ func startNginx(t *testing.T, port int, ab *authbridge, upAddr string) {
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755))
-	conf := shipped(t, "nginx/authbridge.conf",
-		"listen 80;", "listen 127.0.0.1:"+strconv.Itoa(port)+";",
-		"http://authbridge:4180", "http://"+ab.http,
-		"http://authbridge:4181", "http://"+ab.forwardAuth,
-		"http://api:8080", "http://"+upAddr)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "authbridge.conf"), []byte(conf), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(fmt.Sprintf(nginxMain, dir)), 0o644))
 	p, err := startProcess("nginx", dir, baseEnv(dir), bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"),

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,26 +131,13 @@ func TestNginxTwoApps(t *testing.T) {
 	require.NoError(t, err)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	ab := startAuthbridge(t, s, base, twoAppsTestPolicy)
-	bin, err := lookProgram("nginx")
-	require.NoError(t, err)
-	dir, err := os.MkdirTemp("", "authbridge-nginx-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	conf := shipped(t, "nginx/two-apps.conf",
+	runNginx(t, port, shipped(t, "nginx/two-apps.conf",
 		"listen 80;", "listen 127.0.0.1:"+strconv.Itoa(port)+";",
 		"server_name app.example.com;", "server_name app.example.com 127.0.0.1;",
 		"http://authbridge:4180", "http://"+ab.http,
 		"http://authbridge:4181", "http://"+ab.forwardAuth,
 		"http://admin:8080", "http://"+admin.addr,
-		"http://app:8080", "http://"+app.addr)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "authbridge.conf"), []byte(conf), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(fmt.Sprintf(nginxMain, dir)), 0o644))
-	p, err := startProcess("nginx", dir, baseEnv(dir), bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"),
-		"-e", filepath.Join(dir, "error.log"), "-g", "daemon off;")
-	require.NoError(t, err)
-	t.Cleanup(p.stop)
-	require.NoError(t, p.waitReady(func() error { return dialable("127.0.0.1:" + strconv.Itoa(port)) }))
+		"http://app:8080", "http://"+app.addr))
 
 	runTwoApps(t, s, twoApps{gatewayUnderTest: gatewayUnderTest{base: base, up: app, ab: ab}, admin: admin, adminHost: "admin.example.com"})
 }
