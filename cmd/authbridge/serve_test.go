@@ -21,6 +21,8 @@ import (
 	"github.com/authbridge/authbridge/internal/redistest"
 	"github.com/authbridge/authbridge/pkg/config"
 	"github.com/authbridge/authbridge/pkg/devidp"
+	"github.com/authbridge/authbridge/pkg/server"
+	"github.com/authbridge/authbridge/pkg/session"
 
 	"github.com/authbridge/authbridge/internal/logbuf"
 )
@@ -52,9 +54,15 @@ func listen(t *testing.T) net.Listener {
 
 func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	t.Helper()
+	return startTuned(t, tokenTTL, nil, env...)
+}
+
+// startTuned is start with the server's options adjusted by tune (nil: as serve builds them).
+func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options), env ...string) *instance {
+	t.Helper()
 	rs := redistest.Start(t)
-	ls := listeners{http: listen(t), forwardAuth: listen(t), grpc: listen(t), admin: listen(t)}
-	httpURL := "http://" + ls.http.Addr().String()
+	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
+	httpURL := "http://" + ls.HTTP.Addr().String()
 
 	idpSrv := httptest.NewServer(nil)
 	t.Cleanup(idpSrv.Close)
@@ -90,12 +98,17 @@ func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		if tune == nil {
+			done <- serve(ctx, cfg, ls, log)
+		} else {
+			done <- serve(ctx, cfg, ls, log, tune)
+		}
 	}()
 	inst := &instance{
 		idpURL: idpSrv.URL,
-		http:   httpURL, forwardAuth: "http://" + ls.forwardAuth.Addr().String(),
-		grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
+		http:   httpURL, forwardAuth: "http://" + ls.ForwardAuth.Addr().String(),
+		grpc: ls.GRPC.Addr().String(), admin: "http://" + ls.Admin.Addr().String(),
 		redis: rs, idp: idp, idpSrv: idpSrv, logs: logs,
 		stop: sync.OnceValue(func() error {
 			cancel()
@@ -300,12 +313,22 @@ func TestServeSignOutEverywhere(t *testing.T) {
 // TestServeMemoryStore: a single replica with the memory store logs in and allows, and its store's
 // sweeper runs with the servers (and stops with them).
 func TestServeMemoryStore(t *testing.T) {
-	inst := start(t, time.Hour, "AUTHBRIDGE_SESSION_STORE=memory")
+	var store *session.MemoryStore
+	inst := startTuned(t, time.Hour, func(o *server.Options) {
+		store = o.Store.(*session.MemoryStore) // serve built a memory store
+		store.SetSweepEvery(5 * time.Millisecond)
+	}, "AUTHBRIDGE_SESSION_STORE=memory")
 	_, cookie := browserLogin(t, inst)
 	resp := traefikAuth(t, inst, cookie, "text/html")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	inst.redis.Stop() // not used by this instance: nothing changes
 	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode)
 	require.Equal(t, http.StatusOK, status(t, inst.admin+"/readyz"))
+
+	n := store.Len()
+	require.NoError(t, store.Put(context.Background(), "expires-at-once", []byte("x"), time.Millisecond))
+	require.Eventually(t, func() bool { return store.Len() == n }, 5*time.Second, 5*time.Millisecond,
+		"the sweeper frees the expired entry, and only it")
+	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode, "the session survives sweeps")
 	require.NoError(t, inst.stop())
 }
