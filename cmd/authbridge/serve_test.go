@@ -332,3 +332,31 @@ func TestServeMemoryStore(t *testing.T) {
 	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode, "the session survives sweeps")
 	require.NoError(t, inst.stop())
 }
+
+// TestServeOptionsZeros: a zero that the configuration accepts reaches the wiring unchanged, where it
+// means what the key's help says (cache off, refresh only once expired, no reuse window), never a
+// leaf package's default.
+func TestServeOptionsZeros(t *testing.T) {
+	cfg, err := config.Load("", []string{
+		"AUTHBRIDGE_OIDC_ISSUER_URL=https://idp.example.com/",
+		"AUTHBRIDGE_OIDC_CLIENT_ID=app",
+		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
+		"AUTHBRIDGE_SESSION_STORE=memory",
+		"AUTHBRIDGE_SESSION_CACHE_TTL=0",
+		"AUTHBRIDGE_SESSION_REFRESH_AHEAD=0",
+		"AUTHBRIDGE_SESSION_REFRESH_REUSE_WINDOW=0",
+		"AUTHBRIDGE_SESSION_LOGINS_PER_CLIENT=0",
+	})
+	require.NoError(t, err)
+	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
+	for _, l := range []net.Listener{ls.HTTP, ls.ForwardAuth, ls.GRPC, ls.Admin} {
+		t.Cleanup(func() { _ = l.Close() })
+	}
+	o, closeStore, err := serveOptions(cfg, ls, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer closeStore()
+	require.Zero(t, o.Cache.TTL, "server.Options.Cache: a zero TTL turns the cache off")
+	require.Zero(t, o.Engine.Lifetimes.RefreshAhead, "authz: refresh only once expired")
+	require.Zero(t, o.Engine.Refresh.ReuseWindow, "authz: the provider has no reuse window")
+	require.Empty(t, cfg.Warnings(), "logins_per_client 0 is as good as absent")
+}
