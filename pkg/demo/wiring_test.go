@@ -8,30 +8,17 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/session/sessiontest"
 )
 
 // The demo runs authbridge through pkg/server, as `authbridge serve` does; these tests prove that it
 // has what serve has: recovery, server timeouts, metrics and the memory store's sweeper.
-
-// getPanics is a memory store whose Get panics while armed: a bug deep in the engine's request path.
-type getPanics struct {
-	*session.MemoryStore
-	armed atomic.Bool
-}
-
-func (s *getPanics) Get(ctx context.Context, key string) ([]byte, error) {
-	if s.armed.Load() {
-		panic("store exploded in Get")
-	}
-	return s.MemoryStore.Get(ctx, key)
-}
 
 // metrics returns the demo's /metrics page.
 func metrics(t *testing.T, s *stack) string {
@@ -50,7 +37,7 @@ func TestDemoRecovers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.gateway, func(t *testing.T) {
-			store := &getPanics{MemoryStore: session.NewMemoryStore(nil)}
+			store := &sessiontest.Panics{Store: session.NewMemoryStore(nil)}
 			s := startDemo(t, Options{Gateway: tt.gateway, store: store})
 			ticket, err := session.NewTicket()
 			require.NoError(t, err)
@@ -64,10 +51,10 @@ func TestDemoRecovers(t *testing.T) {
 				resp.Body.Close()
 				return resp.StatusCode
 			}
-			store.armed.Store(true)
+			store.Armed.Store(true)
 			require.Equal(t, http.StatusServiceUnavailable, ask())
 			require.Contains(t, metrics(t, s), `authbridge_panics_total{listener="`+tt.listener+`"} 1`)
-			store.armed.Store(false)
+			store.Armed.Store(false)
 			require.Equal(t, http.StatusUnauthorized, ask(), "no such session, and the demo still answers")
 		})
 	}

@@ -23,28 +23,8 @@ import (
 	"github.com/authbridge/authbridge/pkg/login"
 	"github.com/authbridge/authbridge/pkg/server"
 	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/session/sessiontest"
 )
-
-// getPanics is a session store whose Get and Delete panic while armed: a bug deep in the engine's request path.
-type getPanics struct {
-	*session.MemoryStore
-	armed atomic.Bool
-}
-
-func (s *getPanics) Get(ctx context.Context, key string) ([]byte, error) {
-	if s.armed.Load() {
-		var m map[string]int
-		m["boom"]++ // a real runtime error: assignment to entry in nil map
-	}
-	return s.MemoryStore.Get(ctx, key)
-}
-
-func (s *getPanics) Delete(ctx context.Context, key string) error {
-	if s.armed.Load() {
-		panic("store exploded in Delete")
-	}
-	return s.MemoryStore.Delete(ctx, key)
-}
 
 // running is a memory store that counts the Run calls in progress.
 type running struct {
@@ -136,7 +116,7 @@ func get(t *testing.T, url string, header http.Header) (int, string) {
 // TestPanicFailsClosedOnEveryListener: a bug in the request path answers 503 (in band for Check) on
 // each listener that reaches the engine, is counted by listener, and the next request is served.
 func TestPanicFailsClosedOnEveryListener(t *testing.T) {
-	store := &getPanics{MemoryStore: session.NewMemoryStore(nil)}
+	store := &sessiontest.Panics{Store: session.NewMemoryStore(nil)}
 	f := start(t, options(t, store))
 	ticket, err := session.NewTicket()
 	require.NoError(t, err)
@@ -174,9 +154,9 @@ func TestPanicFailsClosedOnEveryListener(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.listener, func(t *testing.T) {
-			store.armed.Store(true)
+			store.Armed.Store(true)
 			require.Equal(t, http.StatusServiceUnavailable, tt.ask())
-			store.armed.Store(false)
+			store.Armed.Store(false)
 			require.Equal(t, tt.unarmed, tt.ask(), "the next request is served")
 			_, metrics := get(t, f.admin+"/metrics", nil)
 			require.Contains(t, metrics, `authbridge_panics_total{listener="`+tt.listener+`"} 1`)
