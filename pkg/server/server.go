@@ -35,8 +35,10 @@ var ErrInvalidOptions = errors.New("server: invalid options")
 // DrainTimeout bounds how long in-flight checks may take to finish after shutdown starts.
 const DrainTimeout = 15 * time.Second
 
-// Options are everything authbridge needs to run, in the packages' own option types. To add a part
-// (tracing, more metrics), add a field here and hand it on in New; the callers fill it.
+// Options are everything authbridge needs to run, in the packages' own option types; config stays with
+// cmd, which maps it onto these. To add a part (a tracer provider, more metrics), add a field here and
+// hand it on in New, where every part is built; serve and the demo then fill it. Metrics need no new
+// field: register them on Registry in New.
 type Options struct {
 	// Store keeps the sessions. If it has a Run(context.Context) error method (the memory store's
 	// sweeper), Run runs it beside the servers. The caller closes it after Run returns.
@@ -79,8 +81,9 @@ type Server struct {
 	sessions *session.Sessions
 	ready    *readiness.Probe
 	grpc     *grpc.Server
-	http     []*http.Server // browser-facing, gateway-only, admin; drained in this order
-	lns      []net.Listener // the listeners of http, in the same order
+	browser  *http.Server // Listeners.HTTP
+	gateway  *http.Server // Listeners.ForwardAuth
+	admin    *http.Server // Listeners.Admin
 }
 
 // New discovers the provider and builds every part; nothing listens to requests before Run.
@@ -132,12 +135,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if fronts.Logger == nil {
 		fronts.Logger = o.Logger
 	}
-	s.http = []*http.Server{
-		NewHTTPServer(rec.HTTP("http", forwardauth.NewBrowser(engine, fronts)), o.Logger),
-		NewHTTPServer(rec.HTTP("forward_auth", forwardauth.NewGateway(engine, fronts)), o.Logger),
-		s.adminServer(rec),
-	}
-	s.lns = []net.Listener{o.Listeners.HTTP, o.Listeners.ForwardAuth, o.Listeners.Admin}
+	s.browser = NewHTTPServer(rec.HTTP("http", forwardauth.NewBrowser(engine, fronts)), o.Logger)
+	s.gateway = NewHTTPServer(rec.HTTP("forward_auth", forwardauth.NewGateway(engine, fronts)), o.Logger)
+	s.admin = s.adminServer(rec)
 	return s, nil
 }
 
@@ -158,19 +158,17 @@ func (o *Options) check() error {
 	return errors.Join(errs...)
 }
 
-// Registry is where the metrics go (Options.Registry, or the one New made).
-func (s *Server) Registry() *prometheus.Registry { return s.o.Registry }
-
 // Run serves until ctx is done, then drains: readiness turns NOT_SERVING, in-flight checks get up to
 // DrainTimeout to finish, and the listeners close. It runs the background work beside the servers:
 // the session cache's invalidation, the readiness probes and the store's own Run, if it has one.
 func (s *Server) Run(ctx context.Context) error {
 	s.ready.Check(ctx)
+	ls := s.o.Listeners
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return serveErr(s.grpc.Serve(s.o.Listeners.GRPC)) })
-	for i, srv := range s.http {
-		g.Go(func() error { return serveErr(srv.Serve(s.lns[i])) })
-	}
+	g.Go(func() error { return serveErr(s.grpc.Serve(ls.GRPC)) })
+	g.Go(func() error { return serveErr(s.browser.Serve(ls.HTTP)) })
+	g.Go(func() error { return serveErr(s.gateway.Serve(ls.ForwardAuth)) })
+	g.Go(func() error { return serveErr(s.admin.Serve(ls.Admin)) })
 	g.Go(func() error { return s.sessions.Run(gctx) })
 	g.Go(func() error { return s.ready.Run(gctx) })
 	if r, ok := s.o.Store.(interface{ Run(context.Context) error }); ok {
@@ -180,8 +178,8 @@ func (s *Server) Run(ctx context.Context) error {
 		<-gctx.Done()
 		return s.drain()
 	})
-	s.log.Info("authbridge serving", "http", s.lns[0].Addr().String(), "forward_auth", s.lns[1].Addr().String(),
-		"grpc", s.o.Listeners.GRPC.Addr().String(), "admin", s.lns[2].Addr().String(), "issuer", s.o.Login.IssuerURL)
+	s.log.Info("authbridge serving", "http", ls.HTTP.Addr().String(), "forward_auth", ls.ForwardAuth.Addr().String(),
+		"grpc", ls.GRPC.Addr().String(), "admin", ls.Admin.Addr().String(), "issuer", s.o.Login.IssuerURL)
 	return g.Wait()
 }
 
@@ -194,16 +192,13 @@ func (s *Server) drain() error {
 	defer cancel()
 	stopped := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(stopped) }()
-	var errs []error
-	for _, srv := range s.http[:2] {
-		errs = append(errs, srv.Shutdown(dctx))
-	}
+	errs := []error{s.browser.Shutdown(dctx), s.gateway.Shutdown(dctx)}
 	select {
 	case <-stopped:
 	case <-dctx.Done():
 		s.grpc.Stop()
 	}
-	errs = append(errs, s.http[2].Shutdown(dctx))
+	errs = append(errs, s.admin.Shutdown(dctx))
 	return errors.Join(errs...)
 }
 
