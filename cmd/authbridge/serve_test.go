@@ -98,12 +98,11 @@ func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		if tune == nil {
-			done <- serve(ctx, cfg, ls, log)
-		} else {
-			done <- serve(ctx, cfg, ls, log, tune)
+		var tunes []func(*server.Options)
+		if tune != nil {
+			tunes = append(tunes, tune)
 		}
+		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), tunes...)
 	}()
 	inst := &instance{
 		idpURL: idpSrv.URL,
