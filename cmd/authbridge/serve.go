@@ -56,7 +56,8 @@ func serveOptions(cfg *config.Config, ls server.Listeners, log *slog.Logger) (o 
 	s, c := cfg.Session, cfg.OIDC
 	return server.Options{
 		Store: store,
-		Cache: session.CacheOptions{TTL: s.CacheTTL, Idle: s.IdleTimeout, Max: s.MaxLifetime},
+		Cache: session.CacheOptions{TTL: s.CacheTTL, Idle: s.IdleTimeout, Max: s.MaxLifetime,
+			MaxEntries: s.CacheMaxEntries, MaxBytes: int64(s.CacheMaxMiB) << 20},
 		Login: login.Config{
 			IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 			RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,

@@ -336,16 +336,34 @@ func TestServeMemoryStore(t *testing.T) {
 // means what the key's help says (cache off, refresh only once expired, no reuse window), never a
 // leaf package's default.
 func TestServeOptionsZeros(t *testing.T) {
-	cfg, err := config.Load("", []string{
-		"AUTHBRIDGE_OIDC_ISSUER_URL=https://idp.example.com/",
-		"AUTHBRIDGE_OIDC_CLIENT_ID=app",
-		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
-		"AUTHBRIDGE_SESSION_STORE=memory",
+	o, cfg := serveOptionsOf(t,
 		"AUTHBRIDGE_SESSION_CACHE_TTL=0",
 		"AUTHBRIDGE_SESSION_REFRESH_AHEAD=0",
 		"AUTHBRIDGE_SESSION_REFRESH_REUSE_WINDOW=0",
 		"AUTHBRIDGE_SESSION_LOGINS_PER_CLIENT=0",
-	})
+	)
+	require.Zero(t, o.Cache.TTL, "server.Options.Cache: a zero TTL turns the cache off")
+	require.Zero(t, o.Engine.Lifetimes.RefreshAhead, "authz: refresh only once expired")
+	require.Zero(t, o.Engine.Refresh.ReuseWindow, "authz: the provider has no reuse window")
+	require.Empty(t, cfg.Warnings(), "logins_per_client 0 is as good as absent")
+}
+
+// TestServeOptionsCacheBound: the cache's bounds reach the session cache, the MiB as bytes.
+func TestServeOptionsCacheBound(t *testing.T) {
+	o, _ := serveOptionsOf(t, "AUTHBRIDGE_SESSION_CACHE_MAX_ENTRIES=7", "AUTHBRIDGE_SESSION_CACHE_MAX_MIB=3")
+	require.Equal(t, 7, o.Cache.MaxEntries)
+	require.Equal(t, int64(3<<20), o.Cache.MaxBytes)
+}
+
+// serveOptionsOf is serve's wiring for a minimal memory-store configuration plus env, on free listeners.
+func serveOptionsOf(t *testing.T, env ...string) (server.Options, *config.Config) {
+	t.Helper()
+	cfg, err := config.Load("", append([]string{
+		"AUTHBRIDGE_OIDC_ISSUER_URL=https://idp.example.com/",
+		"AUTHBRIDGE_OIDC_CLIENT_ID=app",
+		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
+		"AUTHBRIDGE_SESSION_STORE=memory",
+	}, env...))
 	require.NoError(t, err)
 	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
 	for _, l := range []net.Listener{ls.HTTP, ls.ForwardAuth, ls.GRPC, ls.Admin} {
@@ -353,9 +371,6 @@ func TestServeOptionsZeros(t *testing.T) {
 	}
 	o, closeStore, err := serveOptions(cfg, ls, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	defer closeStore()
-	require.Zero(t, o.Cache.TTL, "server.Options.Cache: a zero TTL turns the cache off")
-	require.Zero(t, o.Engine.Lifetimes.RefreshAhead, "authz: refresh only once expired")
-	require.Zero(t, o.Engine.Refresh.ReuseWindow, "authz: the provider has no reuse window")
-	require.Empty(t, cfg.Warnings(), "logins_per_client 0 is as good as absent")
+	t.Cleanup(closeStore)
+	return o, cfg
 }

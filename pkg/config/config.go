@@ -114,6 +114,10 @@ type Session struct {
 	// back-channel logout reach every replica's cache at once through Redis pub/sub, and the cache is bypassed
 	// whenever that subscription is down or has not confirmed a heartbeat for 600ms (a stalled Redis).
 	CacheTTL time.Duration `yaml:"cache_ttl" doc:"in-process session cache lifetime (invalidated across replicas by pub/sub); 0 turns it off"`
+	// CacheMaxEntries and CacheMaxMiB bound the cache's memory however many sessions hit the replica; a full
+	// cache evicts the sessions not used for longest first (CLOCK), which costs each of them one store read.
+	CacheMaxEntries int `yaml:"cache_max_entries" doc:"most sessions the in-process cache holds; must be positive"`
+	CacheMaxMiB     int `yaml:"cache_max_mib" doc:"most memory (MiB, estimated from the records' sizes) the in-process cache holds; must be positive"`
 	// RefreshReuseWindow: if a replica dies between the provider's answer and storing the rotated token, another
 	// replica can only refresh with the old token inside this window, hence the short lease.
 	RefreshReuseWindow time.Duration `yaml:"refresh_reuse_window" doc:"the provider's refresh-token reuse window (Auth0 reuse interval); bounds the refresh lease to a third of it; 0 means the provider has none (lease 3s)"`
@@ -261,6 +265,10 @@ func defaults() *Config {
 			LoginTimeout: 10 * time.Minute,
 			RefreshWait:  2 * time.Second,
 			CacheTTL:     5 * time.Second,
+			// About 2,800 sessions with Auth0-sized tokens: what a replica serves within one cache TTL,
+			// and RSS stays under 64 MiB however many sessions hit it (docs/performance.md).
+			CacheMaxEntries: 100_000,
+			CacheMaxMiB:     16,
 		},
 		Listen: Listen{HTTP: ":4180", ForwardAuth: ":4181", GRPC: ":9191", Admin: ":9090"},
 		TrustedProxies: []string{

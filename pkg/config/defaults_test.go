@@ -196,6 +196,8 @@ func TestZeroMeansOneThing(t *testing.T) {
 		"session.refresh_wait":         "refused",
 		"session.refresh_ahead":        "0 refreshes it only once it has expired",
 		"session.cache_ttl":            "0 turns it off",
+		"session.cache_max_entries":    "refused",
+		"session.cache_max_mib":        "refused",
 		"session.refresh_reuse_window": "0 means the provider has none",
 		"session.logins_per_client":    "ignored, whatever its value",
 	}
@@ -211,7 +213,11 @@ func TestZeroMeansOneThing(t *testing.T) {
 			_, err := Load("", withEnv(k.Env+"=0"))
 			if want == "refused" {
 				require.ErrorIs(t, err, ErrInvalidValue)
-				require.ErrorContains(t, err, k.Key+": 0s must be positive")
+				zero := "0s" // a duration's zero as the message spells it
+				if k.Kind == "integer" {
+					zero = "0"
+				}
+				require.ErrorContains(t, err, k.Key+": "+zero+" must be positive")
 				require.Contains(t, k.Doc, "must be positive")
 				return
 			}

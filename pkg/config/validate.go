@@ -175,6 +175,12 @@ func (c *Config) validateSession(p *problems) {
 	if s.CacheTTL < 0 {
 		p.invalid("session.cache_ttl", "%s must not be negative", fmtDuration(s.CacheTTL))
 	}
+	if s.CacheMaxEntries <= 0 {
+		p.invalid("session.cache_max_entries", "%d must be positive", s.CacheMaxEntries)
+	}
+	if s.CacheMaxMiB <= 0 {
+		p.invalid("session.cache_max_mib", "%d must be positive", s.CacheMaxMiB)
+	}
 	if s.RefreshReuseWindow < 0 {
 		p.invalid("session.refresh_reuse_window", "%s must not be negative", fmtDuration(s.RefreshReuseWindow))
 	}

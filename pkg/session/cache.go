@@ -42,8 +42,11 @@ type CacheOptions struct {
 	// Idle and Max are the lifetimes the session records are written with: the store expires a record
 	// Idle after its Touched time and Max after its CreatedAt (whichever comes first), and the cache keeps
 	// an entry no longer than that. 0 means no such bound.
-	Idle, Max  time.Duration
-	MaxEntries int // bound on memory; default 100000
+	Idle, Max time.Duration
+	// MaxEntries and MaxBytes bound the cache's memory (see cache_bound.go for the eviction); 0 means
+	// DefaultCacheMaxEntries and DefaultCacheMaxBytes.
+	MaxEntries int
+	MaxBytes   int64
 	// Now is the clock, default time.Now. Keep the default with a shared store: its heartbeats are timed
 	// on the real (monotonic) clock.
 	Now func() time.Time
@@ -66,23 +69,22 @@ type cache struct {
 	// no invalidation came in between: otherwise a drop racing the read could be undone by a stale put.
 	seq atomic.Uint64
 
-	mu sync.RWMutex
-	m  map[[sha256.Size]byte]cacheEntry // by session hash, so a hit builds no key string
-}
-
-type cacheEntry struct {
-	s     *Session
-	until time.Time
+	mu  sync.RWMutex
+	m   map[[sha256.Size]byte]*cacheEntry // by session hash, so a hit builds no key string
+	clk clock                             // the entries in eviction order; under mu like m
 }
 
 func newCache(o CacheOptions, shared bool) *cache {
 	if o.MaxEntries <= 0 {
-		o.MaxEntries = 100_000
+		o.MaxEntries = DefaultCacheMaxEntries
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultCacheMaxBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &cache{o: o, shared: shared, base: o.Now(), m: make(map[[sha256.Size]byte]cacheEntry)}
+	c := &cache{o: o, shared: shared, base: o.Now(), m: make(map[[sha256.Size]byte]*cacheEntry)}
 	c.confirmed.Store(notConfirmed)
 	return c
 }
@@ -104,6 +106,9 @@ func (c *cache) get(key [sha256.Size]byte) *Session {
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
 		return nil
+	}
+	if !e.used.Load() { // a store only the first time: hot entries are not written on every hit
+		e.used.Store(true)
 	}
 	return e.s
 }
@@ -135,13 +140,7 @@ func (c *cache) put(key [sha256.Size]byte, s *Session, seq uint64) {
 	if c.seq.Load() != seq {
 		return
 	}
-	if _, ok := c.m[key]; !ok && len(c.m) >= c.o.MaxEntries {
-		for k := range c.m { // full: drop an arbitrary entry, which only costs a store read
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[key] = cacheEntry{s: s, until: until}
+	c.admit(&cacheEntry{s: s, until: until, key: key, size: sizeOf(s)})
 }
 
 // drop forgets the session under a store key (as published between replicas); other keys are ignored.
@@ -149,8 +148,8 @@ func (c *cache) drop(key string) {
 	h, ok := keyHash(key)
 	c.mu.Lock()
 	c.seq.Add(1)
-	if ok {
-		delete(c.m, h)
+	if e, found := c.m[h]; ok && found {
+		c.remove(e)
 	}
 	c.mu.Unlock()
 }
@@ -176,7 +175,7 @@ func (c *cache) lose() {
 func (c *cache) clear() {
 	c.mu.Lock()
 	c.seq.Add(1)
-	clear(c.m)
+	c.reset()
 	c.mu.Unlock()
 }
 
@@ -184,9 +183,9 @@ func (c *cache) clear() {
 func (c *cache) sweep() {
 	now := c.o.Now()
 	c.mu.Lock()
-	for k, e := range c.m {
+	for _, e := range c.m {
 		if !now.Before(e.until) {
-			delete(c.m, k)
+			c.remove(e)
 		}
 	}
 	c.mu.Unlock()
