@@ -57,6 +57,14 @@ func (s *system) startLocal(ctx context.Context, o *options, dir string, log io.
 		if err != nil {
 			return err
 		}
+		if n := o.setup.seed; n > 0 {
+			fmt.Fprintf(log, "writing %d more sessions into Redis\n", n)
+			seeded, err := seedSessions(ctx, s.refRedisURL, cookies[0], n)
+			if err != nil {
+				return err
+			}
+			cookies = append(cookies, seeded...)
+		}
 		s.instances = append(s.instances, instance{label: v.label, httpURL: ab.forwardAuthURL, grpcAddr: ab.grpcAddr,
 			pid: ab.proc.pid(), cookies: cookies})
 	}

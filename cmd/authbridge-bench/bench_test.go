@@ -129,6 +129,13 @@ func TestEndToEnd(t *testing.T) {
 			},
 		},
 		{
+			// Every check is an allow with 0 errors, so each seeded session opens and passes as a login's.
+			name:     "sessions seeded into Redis",
+			args:     []string{"--seed-sessions", "200", "--duration", "1s", "--rounds", "1", "--http-client", "raw"},
+			wantRows: []string{rowAuth, rowCheck},
+			wantText: []string{"| " + rowAuth + " "},
+		},
+		{
 			name:     "soak with the raw HTTP client",
 			args:     []string{"--soak", "1s", "--soak-interval", "300ms", "--http-client", "raw"},
 			wantText: []string{"| t ", "RSS: first sample", "whole soak:", " 0 errors"},

@@ -55,6 +55,7 @@ type setupOptions struct {
 	redisBin      string
 	env           multiFlag // extra AUTHBRIDGE_* variables, e.g. to switch the session cache on
 	sessions      int
+	seed          int // sessions written straight into Redis besides the logged-in ones
 }
 
 // targetOptions point the tool at a running setup.
@@ -122,6 +123,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.DurationVar(&o.soak, "soak", 0, "instead of a measurement, load both fronts for this long and sample RSS")
 	fs.DurationVar(&o.soakInterval, "soak-interval", 10*time.Second, "RSS sampling interval of --soak")
 	fs.IntVar(&o.setup.sessions, "sessions", 64, "sessions to log in and spread the load over")
+	fs.IntVar(&o.setup.seed, "seed-sessions", 0,
+		"distinct sessions to add beside --sessions, copies of a logged-in one written straight into Redis (e.g. 100000, to see RSS with the cache bounded)")
 	fs.StringVar(&o.setup.authbridgeBin, "authbridge-bin", "", "authbridge binary to run (default: go build ./cmd/authbridge)")
 	fs.StringVar(&o.setup.redisBin, "redis-server", "redis-server", "redis-server binary")
 	fs.Var(&o.setup.env, "env", "extra KEY=VALUE environment for authbridge, e.g. AUTHBRIDGE_LOG_LEVEL=error (repeatable)")
@@ -159,6 +162,9 @@ func (o *options) validate(extraArgs int) error {
 	}
 	if o.load.concurrency < 1 || o.load.grpcConns < 1 || o.setup.sessions < 1 || o.load.rounds < 1 {
 		errs = append(errs, errors.New("--concurrency, --grpc-conns, --sessions and --rounds must be at least 1"))
+	}
+	if o.setup.seed < 0 || (o.setup.seed > 0 && (o.target.http != "" || o.target.grpc != "")) {
+		errs = append(errs, errors.New("--seed-sessions must not be negative, and needs the local setup (no --target-*)"))
 	}
 	if o.load.duration < time.Duration(o.load.rounds)*time.Millisecond || o.load.warmup < 0 || o.soakInterval <= 0 {
 		errs = append(errs, errors.New("--duration must be at least a millisecond per round, --soak-interval positive, --warmup not negative"))

@@ -45,7 +45,7 @@ func sessionCount(o *options) int {
 	if len(o.target.cookies) > 0 {
 		return len(o.target.cookies)
 	}
-	return o.setup.sessions
+	return o.setup.sessions + o.setup.seed // the seeded ones are loaded like the logged-in ones
 }
 
 // loadAverage is the 1-minute load average, or "n/a".
