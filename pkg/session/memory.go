@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 )
@@ -37,7 +36,12 @@ type memEntry struct {
 }
 
 type memIndex struct {
-	members map[string]string
+	members map[string]memMember
+	expires time.Time // when the longest-lived member ends
+}
+
+type memMember struct {
+	value   string
 	expires time.Time
 }
 
@@ -146,8 +150,8 @@ func (m *MemoryStore) Release(_ context.Context, key, owner string) error {
 	return nil
 }
 
-// IndexAdd sets member to value in the index under key and moves the index's expiry to ttl from now
-// unless it is already later. An expired index starts afresh, empty.
+// IndexAdd sets member to value in the index under key until ttl from now, drops the members whose time
+// has run out, and lets the index live as long as its longest-lived member.
 func (m *MemoryStore) IndexAdd(_ context.Context, key, member, value string, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("index add: %w", errTTL)
@@ -156,27 +160,34 @@ func (m *MemoryStore) IndexAdd(_ context.Context, key, member, value string, ttl
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ix, ok := m.indexes[key]
-	if !ok || !now.Before(ix.expires) {
-		ix = memIndex{members: make(map[string]string)}
+	if !ok {
+		ix = memIndex{members: make(map[string]memMember)}
 	}
-	ix.members[member] = value
-	if exp := now.Add(ttl); exp.After(ix.expires) {
-		ix.expires = exp
+	ix.members[member] = memMember{value: value, expires: now.Add(ttl)}
+	ix.expires = time.Time{}
+	for mb, e := range ix.members {
+		if !now.Before(e.expires) {
+			delete(ix.members, mb)
+		} else if e.expires.After(ix.expires) {
+			ix.expires = e.expires
+		}
 	}
 	m.indexes[key] = ix
 	return nil
 }
 
-// Index returns a copy of the live index under key; an absent or expired index is an empty map.
+// Index returns a copy of the live members of the index under key; an absent index is an empty map.
 func (m *MemoryStore) Index(_ context.Context, key string) (map[string]string, error) {
 	now := m.now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	ix, ok := m.indexes[key]
-	if !ok || !now.Before(ix.expires) {
-		return map[string]string{}, nil
+	out := map[string]string{}
+	for mb, e := range m.indexes[key].members {
+		if now.Before(e.expires) {
+			out[mb] = e.value
+		}
 	}
-	return maps.Clone(ix.members), nil
+	return out, nil
 }
 
 // IndexRemove deletes members from the index under key; an index left empty is removed, as in Redis.

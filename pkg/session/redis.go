@@ -270,15 +270,56 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('DEL', KEYS[1])
 end
 return 0`)
-	// indexAddScript: ARGV member, value, ttl ms. PTTL is -1 for a hash that HSET just created, so a
-	// new index always gets its TTL; an existing one only ever gains time.
+	// indexAddScript: ARGV member, value, ttl ms. A field holds "<end, unix ms>|<value>"; the script
+	// drops the fields that have ended and sets the hash to expire with its longest-lived field. All
+	// times are the server's (TIME), so replicas' clocks do not matter. A field without an end (written
+	// by a version before per-member ends) keeps its value and the hash's current expiry as a floor.
+	// It touches only KEYS[1], so it runs on Redis Cluster.
 	indexAddScript = redis.NewScript(`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-local ttl = tonumber(ARGV[3])
-if redis.call('PTTL', KEYS[1]) < ttl then
-	redis.call('PEXPIRE', KEYS[1], ttl)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', last) .. '|' .. ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+local dead, legacy = {}, false
+for i = 1, #all, 2 do
+	local e = tonumber(string.match(all[i + 1], '^(%d+)|'))
+	if e == nil then
+		legacy = true
+	elseif e <= now then
+		dead[#dead + 1] = all[i]
+	elseif e > last then
+		last = e
+	end
 end
+for i = 1, #dead, 1000 do
+	redis.call('HDEL', KEYS[1], unpack(dead, i, math.min(i + 999, #dead)))
+end
+if legacy then
+	local pttl = redis.call('PTTL', KEYS[1])
+	if pttl > 0 and now + pttl > last then
+		last = now + pttl
+	end
+end
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', last))
 return 1`)
+	// indexScript: the live fields of KEYS[1] as member, value pairs, their ends stripped.
+	indexScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+	local e, v = string.match(all[i + 1], '^(%d+)|(.*)$')
+	if e == nil then
+		out[#out + 1] = all[i]
+		out[#out + 1] = all[i + 1]
+	elseif tonumber(e) > now then
+		out[#out + 1] = all[i]
+		out[#out + 1] = v
+	end
+end
+return out`)
 )
 
 // CompareAndSwap runs one Lua script that compares the whole current value with old and, on a match,
@@ -327,8 +368,8 @@ func (r *RedisStore) Release(ctx context.Context, key, owner string) error {
 	return nil
 }
 
-// IndexAdd runs one Lua script: HSET key member value, then PEXPIRE key ttl only if that is longer
-// than the index's remaining PTTL. ttl must be positive.
+// IndexAdd runs one Lua script (indexAddScript): HSET key member with its end, HDEL the members that
+// have ended, PEXPIREAT the longest-lived member's end. ttl must be positive.
 func (r *RedisStore) IndexAdd(ctx context.Context, key, member, value string, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("redis index add: %w", errTTL)
@@ -339,14 +380,16 @@ func (r *RedisStore) IndexAdd(ctx context.Context, key, member, value string, tt
 	return nil
 }
 
-// Index is HGETALL key; an absent index is an empty map.
+// Index runs one Lua script (indexScript): HGETALL key, less the members that have ended; an absent
+// index is an empty map.
 func (r *RedisStore) Index(ctx context.Context, key string) (map[string]string, error) {
-	m, err := r.c.HGetAll(ctx, r.prefix+key).Result()
+	kv, err := indexScript.Run(ctx, r.c, []string{r.prefix + key}).StringSlice()
 	if err != nil {
-		return nil, fmt.Errorf("redis hgetall: %w", err)
+		return nil, fmt.Errorf("redis index: %w", err)
 	}
-	if m == nil {
-		m = map[string]string{}
+	m := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
 	}
 	return m, nil
 }

@@ -385,3 +385,46 @@ func BenchmarkRedisStoreCompareAndSwap(b *testing.B) {
 		i++
 	}
 }
+
+// TestRedisStoreIndexBounded: an index keeps only members whose time has not run out, dropping the
+// others at the next add (so a user's index cannot grow with every login forever), and expires with its
+// longest-lived member, not with the longest ever added. Members written by an older authbridge (no end
+// of their own) are kept, as is the expiry they were written with.
+func TestRedisStoreIndexBounded(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := session.NewRedisStore(newClient(t, session.RedisOptions{URL: srv.URL()}), "")
+	ctx := t.Context()
+	p := session.DefaultRedisPrefix
+	do := func(args ...string) string {
+		t.Helper()
+		out, err := redistest.Do(srv.Addr(), args...)
+		require.NoError(t, err)
+		return out
+	}
+	pttl := func(key string) int { n, err := strconv.Atoi(do("PTTL", p+key)); require.NoError(t, err); return n }
+
+	for i := range 500 {
+		require.NoError(t, s.IndexAdd(ctx, "ix", "dead"+strconv.Itoa(i), "v", 20*time.Millisecond))
+	}
+	require.NoError(t, s.IndexAdd(ctx, "ix", "live", "v", time.Hour))
+	require.Eventually(t, func() bool {
+		ix, err := s.Index(ctx, "ix")
+		return err == nil && len(ix) == 1
+	}, 5*time.Second, 10*time.Millisecond, "ended members are not listed")
+	require.NoError(t, s.IndexAdd(ctx, "ix", "login", "v", 2*time.Hour))
+	require.Equal(t, "2", do("HLEN", p+"ix"), "the add dropped the ended members")
+
+	require.InDelta(t, 7_200_000, pttl("ix"), 60_000, "the index lives as long as its longest member")
+	require.NoError(t, s.IndexAdd(ctx, "ix", "login", "v", time.Minute)) // that session's TTL shrank
+	require.InDelta(t, 3_600_000, pttl("ix"), 60_000, "and no longer")
+
+	// An older authbridge's member: value without an end, index expiry set by PEXPIRE.
+	do("HSET", p+"old", "m", "1700000000")
+	do("PEXPIRE", p+"old", "10800000")
+	require.NoError(t, s.IndexAdd(ctx, "old", "n", "1700000001", time.Hour))
+	ix, err := s.Index(ctx, "old")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"m": "1700000000", "n": "1700000001"}, ix)
+	require.InDelta(t, 10_800_000, pttl("old"), 60_000, "the old expiry is kept for the old member")
+}

@@ -39,11 +39,13 @@ type Store interface {
 	// Release ends owner's lease under key; releasing a lease owner does not hold does nothing.
 	Release(ctx context.Context, key, owner string) error
 
-	// IndexAdd records member with value in the index under key and keeps the index alive for at least
-	// ttl from now (an existing longer expiry is kept).
+	// IndexAdd records member with value in the index under key until ttl from now (adding a member
+	// again sets both anew), drops the members whose time has run out, and keeps the index only as long
+	// as its longest-lived member. Callers give a member the TTL of the record it names, so an index
+	// cannot outgrow the live records and still lists every one of them.
 	IndexAdd(ctx context.Context, key, member, value string, ttl time.Duration) error
-	// Index returns every member of the index under key with its value; an absent index is empty, not
-	// an error.
+	// Index returns every member of the index under key whose time has not run out, with its value; an
+	// absent index is empty, not an error.
 	Index(ctx context.Context, key string) (map[string]string, error)
 	// IndexRemove removes members from the index under key; absent members are ignored.
 	IndexRemove(ctx context.Context, key string, members ...string) error

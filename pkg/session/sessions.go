@@ -86,6 +86,15 @@ func (m *Sessions) Save(ctx context.Context, t Ticket, s *Session, ttl time.Dura
 		return fmt.Errorf("save session: %w", err)
 	}
 	s.sealed = sealed
+	// After the record: a List meanwhile would prune a member whose record is not there yet. Should this
+	// fail, the login fails and nobody holds the cookie of the unindexed record.
+	return m.index(ctx, key, s, ttl)
+}
+
+// index lists the session under key in its subject's and its sid's index for ttl, the record's own TTL:
+// an index member ends with its record, so the indexes hold no more than the live sessions (and those
+// ended early by sign-out until their TTL), yet still list every live one.
+func (m *Sessions) index(ctx context.Context, key string, s *Session, ttl time.Duration) error {
 	created := strconv.FormatInt(s.CreatedAt.Unix(), 10)
 	if err := m.store.IndexAdd(ctx, indexKey(subjectIndex, s.Subject), key, created, ttl); err != nil {
 		return fmt.Errorf("index session: %w", err)
@@ -110,6 +119,12 @@ func (m *Sessions) Update(ctx context.Context, t Ticket, s *Session, ttl time.Du
 	if err != nil {
 		return false, fmt.Errorf("seal session: %w", err)
 	}
+	// The index entries first: a record whose TTL grew while its index entries did not would drop out
+	// of the indexes alive, out of reach of sign-out everywhere and back-channel logout. An entry that
+	// outlives its record (the swap lost, or failed) only costs a Delete of an absent key later.
+	if err := m.index(ctx, key, s, ttl); err != nil {
+		return false, err
+	}
 	ok, err := m.store.CompareAndSwap(ctx, key, s.sealed, sealed, ttl)
 	if err != nil {
 		return false, fmt.Errorf("update session: %w", err)
@@ -120,15 +135,6 @@ func (m *Sessions) Update(ctx context.Context, t Ticket, s *Session, ttl time.Du
 	s.sealed = sealed
 	if err := m.changed(ctx, key); err != nil {
 		return true, fmt.Errorf("announce session change: %w", err)
-	}
-	created := strconv.FormatInt(s.CreatedAt.Unix(), 10)
-	if err := m.store.IndexAdd(ctx, indexKey(subjectIndex, s.Subject), key, created, ttl); err != nil {
-		return true, fmt.Errorf("index session: %w", err)
-	}
-	if s.SID != "" {
-		if err := m.store.IndexAdd(ctx, indexKey(sidIndex, s.SID), key, created, ttl); err != nil {
-			return true, fmt.Errorf("index session: %w", err)
-		}
 	}
 	return true, nil
 }

@@ -235,3 +235,60 @@ func BenchmarkSessionsLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestSessionsIndexFollowsLiveSessions: a user's index holds no more than the sessions whose records can
+// still be alive, however many logins came before; yet sign-out everywhere and back-channel logout reach
+// every live session, including one whose life a later write (a refresh, a touch) extended past the
+// others.
+func TestSessionsIndexFollowsLiveSessions(t *testing.T) {
+	ctx := t.Context()
+	clk := &fakeNow{t: time.Unix(1_700_000_000, 0)}
+	store := NewMemoryStore(clk.now)
+	m := NewSessions(store)
+	login := func(sid string, ttl time.Duration) (Ticket, *Session) {
+		tk := newTicket(t)
+		s := &Session{Subject: "alice", SID: sid, AccessToken: "at", CreatedAt: clk.t, Touched: clk.t}
+		require.NoError(t, m.Save(ctx, tk, s, ttl))
+		return tk, s
+	}
+	members := func(kind, v string) int {
+		ix, err := store.Index(ctx, indexKey(kind, v))
+		require.NoError(t, err)
+		return len(ix)
+	}
+
+	// A thousand logins a minute apart, each session living an hour: the index holds the last hour's.
+	for range 1000 {
+		login("", time.Hour)
+		clk.t = clk.t.Add(time.Minute)
+	}
+	require.Equal(t, 59, members(subjectIndex, "alice"), "logged in 1 to 59 minutes ago")
+	require.Len(t, store.indexes[indexKey(subjectIndex, "alice")].members, 60, "the one that just ended goes at the next add; ended members were dropped, not only hidden")
+
+	kept, _ := login("sid-1", 10*time.Minute) // touched later: outlives every other session
+	loaded, err := m.LoadFresh(ctx, kept)
+	require.NoError(t, err)
+	clk.t = clk.t.Add(5 * time.Minute)
+	ok, err := m.Update(ctx, kept, loaded, 3*time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	other, _ := login("sid-1", 10*time.Minute)
+
+	clk.t = clk.t.Add(2 * time.Hour) // every session but the touched one has ended
+	_, err = m.LoadFresh(ctx, other)
+	require.ErrorIs(t, err, ErrNotFound)
+	require.Equal(t, 1, members(subjectIndex, "alice"))
+	require.Equal(t, 1, members(sidIndex, "sid-1"))
+	n, err := m.EndSID(ctx, "sid-1")
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "back-channel logout ends the touched session")
+	_, err = m.LoadFresh(ctx, kept)
+	require.ErrorIs(t, err, ErrNotFound)
+
+	kept, _ = login("", time.Hour)
+	n, err = m.EndSubject(ctx, "alice")
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "sign-out everywhere ends the live session")
+	_, err = m.LoadFresh(ctx, kept)
+	require.ErrorIs(t, err, ErrNotFound)
+}

@@ -43,14 +43,17 @@ func testIndex(t *testing.T, _ Harness, s session.Store) {
 	require.Equal(t, map[string]string{"c": "4"}, index("ix"), "an emptied index can be added to again")
 }
 
+// testIndexTTL: each member lives for the TTL of its latest add, like the record it names; the index
+// drops the members whose time has run out and lives no longer than its longest-lived member.
 func testIndexTTL(t *testing.T, h Harness, s session.Store) {
 	ctx := t.Context()
 	steps := []struct {
 		key, member string
 		long        bool
 	}{
-		{"keep", "a", true}, {"keep", "b", false}, // a shorter ttl does not shorten the index's life
-		{"grow", "a", false}, {"grow", "b", true}, // a longer one lengthens it
+		{"mixed", "a", true}, {"mixed", "b", false}, // each member keeps its own end
+		{"shorten", "a", true}, {"shorten", "a", false}, // the latest add sets the end, even an earlier one
+		{"lengthen", "a", false}, {"lengthen", "a", true},
 		{"expire", "a", false}, {"expire", "b", false},
 	}
 	for _, st := range steps {
@@ -60,23 +63,29 @@ func testIndexTTL(t *testing.T, h Harness, s session.Store) {
 		}
 		require.NoError(t, s.IndexAdd(ctx, st.key, st.member, "v", ttl))
 	}
+	index := func(key string) map[string]string {
+		t.Helper()
+		ix, err := s.Index(ctx, key)
+		require.NoError(t, err)
+		return ix
+	}
 	both := map[string]string{"a": "v", "b": "v"}
-	ix, err := s.Index(ctx, "expire")
-	require.NoError(t, err)
-	require.Equal(t, both, ix, "present before its ttl")
+	require.Equal(t, both, index("mixed"), "present before the short ttl")
+	require.Equal(t, both, index("expire"))
 	require.NoError(t, s.Put(ctx, "marker", []byte("m"), shortTTL(h)))
 
 	waitPast(t, h, s, "marker") // put after the indexes, so every short ttl has run out
-	for _, k := range []string{"keep", "grow"} {
-		ix, err := s.Index(ctx, k)
-		require.NoError(t, err)
-		require.Equal(t, both, ix, "%q outlives the short ttl", k)
+	want := map[string]map[string]string{
+		"mixed":    {"a": "v"},
+		"shorten":  {},
+		"lengthen": {"a": "v"},
+		"expire":   {},
 	}
-	ix, err = s.Index(ctx, "expire")
-	require.NoError(t, err)
-	require.Empty(t, ix, "an index expires after its ttl")
+	for k, w := range want {
+		require.Equal(t, w, index(k), "index %q", k)
+	}
 	require.NoError(t, s.IndexAdd(ctx, "expire", "c", "v", longTTL))
-	ix, err = s.Index(ctx, "expire")
-	require.NoError(t, err)
-	require.Equal(t, map[string]string{"c": "v"}, ix, "an expired index starts afresh")
+	require.Equal(t, map[string]string{"c": "v"}, index("expire"), "an expired index starts afresh")
+	require.NoError(t, s.IndexAdd(ctx, "mixed", "b", "w", longTTL))
+	require.Equal(t, map[string]string{"a": "v", "b": "w"}, index("mixed"), "an ended member can be added again")
 }
