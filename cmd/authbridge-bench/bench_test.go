@@ -136,6 +136,13 @@ func TestEndToEnd(t *testing.T) {
 			wantText: []string{"| " + rowAuth + " "},
 		},
 		{
+			// It fails unless both ends ended every one of the user's sessions.
+			name: "Redis alone: memory per session, ending one user's sessions",
+			args: []string{"--redis-sessions", "200", "--user-sessions", "20"},
+			wantText: []string{"used_memory per session", "MEMORY USAGE, one session's sealed record",
+				"end 20 sessions of one user by subject", "end 20 sessions of one user by sid"},
+		},
+		{
 			name:     "soak with the raw HTTP client",
 			args:     []string{"--soak", "1s", "--soak-interval", "300ms", "--http-client", "raw"},
 			wantText: []string{"| t ", "RSS: first sample", "whole soak:", " 0 errors"},

@@ -26,6 +26,9 @@ Usage:
                                             and the no-op reference servers, and print the ratios the
                                             performance targets are stated in
   authbridge-bench --soak 10m [flags]       sustained load on both fronts; RSS every --soak-interval
+  authbridge-bench --redis-sessions 1000000 [flags]
+                                            Redis alone: memory per session, and the time to end all
+                                            --user-sessions of one user (sign-out everywhere, back-channel)
   authbridge-bench --target-http URL --target-grpc HOST:PORT --cookie NAME=VALUE [flags]
                                             load a running setup instead of starting one
 
@@ -73,6 +76,8 @@ type options struct {
 	compare      bool
 	soak         time.Duration
 	soakInterval time.Duration
+	// redisSessions and userSessions shape --redis-sessions, which measures Redis alone.
+	redisSessions, userSessions int
 }
 
 // multiFlag is a repeatable string flag.
@@ -95,9 +100,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	var err error
-	if o.soak > 0 {
+	switch {
+	case o.redisSessions > 0:
+		err = runRedisSessions(ctx, o, stdout, stderr)
+	case o.soak > 0:
 		err = runSoak(ctx, o, stdout, stderr)
-	} else {
+	default:
 		err = runBench(ctx, o, stdout, stderr)
 	}
 	if err != nil {
@@ -125,6 +133,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	fs.IntVar(&o.setup.sessions, "sessions", 64, "sessions to log in and spread the load over")
 	fs.IntVar(&o.setup.seed, "seed-sessions", 0,
 		"distinct sessions to add beside --sessions, copies of a logged-in one written straight into Redis (e.g. 100000, to see RSS with the cache bounded)")
+	fs.IntVar(&o.redisSessions, "redis-sessions", 0,
+		"instead of a load, write this many sessions into a redis-server and report memory per session and the time to end --user-sessions of one user")
+	fs.IntVar(&o.userSessions, "user-sessions", 1000, "sessions of the one user that --redis-sessions ends by subject and by sid")
 	fs.StringVar(&o.setup.authbridgeBin, "authbridge-bin", "", "authbridge binary to run (default: go build ./cmd/authbridge)")
 	fs.StringVar(&o.setup.redisBin, "redis-server", "redis-server", "redis-server binary")
 	fs.Var(&o.setup.env, "env", "extra KEY=VALUE environment for authbridge, e.g. AUTHBRIDGE_LOG_LEVEL=error (repeatable)")
@@ -162,6 +173,9 @@ func (o *options) validate(extraArgs int) error {
 	}
 	if o.load.concurrency < 1 || o.load.grpcConns < 1 || o.setup.sessions < 1 || o.load.rounds < 1 {
 		errs = append(errs, errors.New("--concurrency, --grpc-conns, --sessions and --rounds must be at least 1"))
+	}
+	if o.redisSessions < 0 || o.userSessions < 1 {
+		errs = append(errs, errors.New("--redis-sessions must not be negative, --user-sessions at least 1"))
 	}
 	if o.setup.seed < 0 || (o.setup.seed > 0 && (o.target.http != "" || o.target.grpc != "")) {
 		errs = append(errs, errors.New("--seed-sessions must not be negative, and needs the local setup (no --target-*)"))

@@ -38,12 +38,17 @@ func (p *redisProbe) commands(ctx context.Context) int64 {
 	if p == nil || p.client == nil {
 		return -1
 	}
-	info, err := p.client.Info(ctx, "stats").Result()
+	return infoInt(ctx, p.client, "stats", "total_commands_processed")
+}
+
+// infoInt is the integer field name of INFO section, or -1.
+func infoInt(ctx context.Context, c *redis.Client, section, name string) int64 {
+	info, err := c.Info(ctx, section).Result()
 	if err != nil {
 		return -1
 	}
 	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				return n
 			}
