@@ -29,6 +29,7 @@ import (
 	"github.com/authbridge/authbridge/pkg/recovery"
 	"github.com/authbridge/authbridge/pkg/session"
 	"github.com/authbridge/authbridge/pkg/sessionadmin"
+	"github.com/authbridge/authbridge/pkg/telemetry"
 )
 
 // listeners lets tests hand serve ready listeners; a nil one is opened from the config.
@@ -41,6 +42,11 @@ const drainTimeout = 15 * time.Second
 
 // serve runs authbridge until ctx is done, then drains and stops all four servers.
 func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logger) error {
+	tracing, stopTracing, err := telemetry.Setup(ctx, log, version) // off (nil) unless OTEL_* asks for traces
+	if err != nil {
+		return err
+	}
+	defer flushTraces(stopTracing, log)
 	store, closeStore, err := newStore(cfg.Session, log)
 	if err != nil {
 		return err
@@ -79,6 +85,7 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		Bearer:    bearerTokens,              // nil unless bearer.audiences is set
 		Metrics:   authz.NewMetrics(reg),
 		Logger:    log,
+		Tracing:   tracing,
 	})
 	if err != nil {
 		return err
@@ -148,6 +155,15 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		"grpc", ls.grpc.Addr().String(), "admin", ls.admin.Addr().String(), "store", cfg.Session.Store,
 		"issuer", cfg.OIDC.IssuerURL)
 	return g.Wait()
+}
+
+// flushTraces sends the spans still buffered, waiting a few seconds at most for the collector.
+func flushTraces(stop func(context.Context) error, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		log.Warn("flush traces", "err", err)
+	}
 }
 
 // newHTTPServer is one of the two HTTP listeners' servers, with timeouts that bound slow clients.

@@ -50,7 +50,10 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 		}()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Refresh.Wait+e.o.Refresh.Lease+30*time.Second)
 		defer cancel()
-		return e.refreshShared(wctx, t, s)
+		wctx, span := refreshSpan(wctx)
+		v, err = e.refreshShared(wctx, t, s)
+		endRefreshSpan(span, err)
+		return v, err
 	})
 	var res singleflight.Result
 	select {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/authbridge/authbridge/pkg/authz"
@@ -23,6 +24,7 @@ import (
 	"github.com/authbridge/authbridge/pkg/forwardauth"
 	"github.com/authbridge/authbridge/pkg/login"
 	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/telemetry"
 )
 
 // ErrInvalidOptions is wrapped by Run when Options cannot describe a demo.
@@ -186,7 +188,13 @@ func start(ctx context.Context, o Options) (_ *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := s.newEngine(ctx, store)
+	// Traces too, when OTEL_EXPORTER_OTLP_ENDPOINT names a collector (see docs/tracing-and-logs.md).
+	tracing, stopTracing, err := telemetry.Setup(ctx, s.log, "")
+	if err != nil {
+		return nil, err
+	}
+	s.stops = append(s.stops, stopTracing)
+	engine, err := s.newEngine(ctx, store, tracing)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +258,7 @@ func (s *stack) newStore(ctx context.Context) (session.Store, error) {
 	return session.NewRedisStore(client, "authbridge-demo:"), nil
 }
 
-func (s *stack) newEngine(ctx context.Context, store session.Store) (*authz.Engine, error) {
+func (s *stack) newEngine(ctx context.Context, store session.Store, tracing trace.TracerProvider) (*authz.Engine, error) {
 	p, err := login.New(ctx, login.Config{
 		IssuerURL:    s.urls.IdP,
 		ClientID:     clientID,
@@ -271,5 +279,6 @@ func (s *stack) newEngine(ctx context.Context, store session.Store) (*authz.Engi
 		},
 		Redirects: authz.Domains{"127.0.0.1", "localhost"},
 		Logger:    s.log.With("part", "engine"),
+		Tracing:   tracing,
 	})
 }

@@ -101,7 +101,9 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	client = CapClient(client, MaxBodyBytes)
+	client = traceClient(CapClient(client, MaxBodyBytes))
+	ctx, span := discoverySpan(ctx, cfg.IssuerURL)
+	defer span.End()
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.Timeout)
 	defer cancel()
 	op, err := oidc.NewProvider(dctx, cfg.IssuerURL)
