@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/authbridge/authbridge/internal/leaktest"
 	"github.com/authbridge/authbridge/internal/otlptest"
@@ -25,6 +26,9 @@ const (
 	gatewayTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	gatewaySpan  = "00f067aa0ba902b7"
 	traceparent  = "00-" + gatewayTrace + "-" + gatewaySpan + "-01"
+	// envoyCheckSpan is the client span of Envoy's ext_authz call, in the Check call's gRPC metadata: the
+	// decision's parent, rather than the client's span in the CheckRequest's headers.
+	envoyCheckSpan = "b7ad6b7169203331"
 )
 
 // TestServeTracing runs `serve` with the OTEL_* variables pointing at an in-process OTLP receiver, over
@@ -34,9 +38,10 @@ func TestServeTracing(t *testing.T) {
 	for _, tc := range []struct {
 		name, protocol string
 		ask            func(t *testing.T, inst *instance, cookie *http.Cookie) (bearer string)
+		parent         string
 	}{
-		{"Check over OTLP/gRPC", "grpc", checkTraced},
-		{"forward-auth over OTLP/HTTP", "http/protobuf", forwardAuthTraced},
+		{"Check over OTLP/gRPC", "grpc", checkTraced, envoyCheckSpan},
+		{"forward-auth over OTLP/HTTP", "http/protobuf", forwardAuthTraced, gatewaySpan},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rcv := otlptest.Start(t)
@@ -79,7 +84,7 @@ func TestServeTracing(t *testing.T) {
 				}
 			}
 			require.NotNil(t, decide.Span, "a decision span in the gateway's trace; got %d spans", len(all))
-			require.Equal(t, gatewaySpan, decide.ParentID(), "the gateway's span is the parent")
+			require.Equal(t, tc.parent, decide.ParentID(), "the gateway's span is the parent")
 			require.Equal(t, "allow", decide.Attr(authz.AttrOutcome))
 			require.Equal(t, "valid session", decide.Attr(authz.AttrReason))
 			require.Equal(t, "/dashboard", decide.Attr("url.path"), "the path, without its query")
@@ -116,12 +121,14 @@ func TestServeTracing(t *testing.T) {
 	}
 }
 
-// checkTraced asks Check as Envoy does, with the client's traceparent among the headers.
+// checkTraced asks Check as Envoy does with tracing on: the client's traceparent among the headers, and
+// Envoy's own span of the call in the gRPC metadata.
 func checkTraced(t *testing.T, inst *instance, cookie *http.Cookie) string {
 	conn, err := grpc.NewClient(inst.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	defer conn.Close()
-	resp, err := authv3.NewAuthorizationClient(conn).Check(context.Background(), &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "traceparent", "00-"+gatewayTrace+"-"+envoyCheckSpan+"-01")
+	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
 			SocketAddress: &corev3.SocketAddress{Address: "203.0.113.7", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 52944}}}}},
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{

@@ -105,11 +105,14 @@ func (e *Engine) logDecision(ctx context.Context, r *Request, d *Decision, err e
 		slog.String("host", r.Host),
 		slog.String("path", pathOf(r.URI)),
 	)
+	route := r.Route // the gateway's word, bounded: it may name a route the policy lacks
+	if len(route) > maxLoggedRoute {
+		route = route[:maxLoggedRoute]
+	}
 	if err != nil {
 		attrs = append(attrs, slog.String("outcome", "error"), slog.Int("status", 503), slog.String("reason", "cannot decide"),
-			slog.String("route", r.Route), slog.String("err", err.Error()))
+			slog.String("route", route), slog.String("err", err.Error()))
 	} else {
-		route := r.Route
 		if d.route != nil {
 			route = d.route.label()
 		}

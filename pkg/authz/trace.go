@@ -29,6 +29,10 @@ const (
 	AttrReason  = "authbridge.reason"
 )
 
+// Traced reports whether the engine makes spans (Options.Tracing is set), so that a front looks for
+// trace context beyond the request's headers only then.
+func (e *Engine) Traced() bool { return e.tracer != nil }
+
 // traceContext is Request's W3C trace context as a carrier for the propagator; read-only.
 type traceContext struct{ r *Request }
 

@@ -51,6 +51,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if err != nil {
 		return s.refuse(req, err), nil
 	}
+	if s.engine.Traced() {
+		grpcTraceContext(ctx, &in.Request)
+	}
 	d, err := s.engine.Decide(ctx, &in.Request)
 	if err != nil {
 		resp := Unavailable()
