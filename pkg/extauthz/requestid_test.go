@@ -19,7 +19,7 @@ func TestCheckRequestID(t *testing.T) {
 	c := client(t, env)
 	cookie := loginThroughCheck(t, env, c)
 	for _, tc := range []struct {
-		name, id, cookie string
+		name, id, cookie  string
 		allowed, answered bool
 	}{
 		{"denied, Envoy's id", "6b1f0b3e-3c7e-4a55-9d7c-2c4c8f0f3d11", "", false, false},
