@@ -85,7 +85,7 @@ func (e *Engine) SubjectHash(subject string) string { return e.subjectHash(subje
 // refused (redirected to log in, or denied), at error when the engine could not decide, and at debug when
 // it was allowed. It never holds a token, cookie value, session id or e-mail: the subject is hashed and
 // the path is without its query.
-func (e *Engine) logDecision(ctx context.Context, r *Request, d *Decision, err error, took time.Duration) {
+func (e *Engine) logDecision(ctx context.Context, r *Request, d *Decision, err error, start time.Time) {
 	level := slog.LevelInfo
 	switch {
 	case err != nil:
@@ -119,6 +119,6 @@ func (e *Engine) logDecision(ctx context.Context, r *Request, d *Decision, err e
 		attrs = append(attrs, slog.String("outcome", d.Outcome.String()), slog.Int("status", d.Status),
 			slog.String("reason", d.Reason), slog.String("route", route), slog.String("subject", e.subjectHash(d.subject)))
 	}
-	attrs = append(attrs, slog.Float64("duration_ms", float64(took.Microseconds())/1000))
+	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	e.log.LogAttrs(ctx, level, "decision", attrs...)
 }

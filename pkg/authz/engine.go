@@ -191,14 +191,13 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 		// Both fronts render Decision.Header on redirects and denials; an allowed request is the app's.
 		d = withOAuth2Headers(d)
 	}
-	took := time.Since(start)
 	if e.o.Metrics != nil {
-		e.o.Metrics.observe(r.Front, d, err, took)
+		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
 	}
 	if span != nil {
 		endSpan(span, d, err)
 	}
-	e.logDecision(ctx, r, d, err, took)
+	e.logDecision(ctx, r, d, err, start)
 	return d, err
 }
 
