@@ -182,7 +182,7 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 		SetOAuth2Headers(d.Header)
 	}
 	if e.o.Metrics != nil {
-		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
+		e.o.Metrics.observe(r, d, err, time.Since(start))
 	}
 	if err != nil {
 		e.log.Error("cannot decide", "front", r.Front, "host", r.Host, "err", err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/internal/redistest"
@@ -40,18 +41,15 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, label, value s
 // operation.
 func TestStoreMetricsRedis(t *testing.T) {
 	srv := redistest.Start(t)
-	c, err := NewRedisClient(RedisOptions{URL: srv.URL(), Timeout: 200 * time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
 	reg := prometheus.NewRegistry()
-	m := NewSessions(NewRedisStore(c, ""))
+	m := NewSessions(NewRedisStore(redisClient(t, srv), ""))
 	m.EnableMetrics(reg)
 	ctx := t.Context()
 	tk := newTicket(t)
 	now := time.Now()
 
 	require.NoError(t, m.Save(ctx, tk, &Session{Subject: "alice", AccessToken: "at", CreatedAt: now, Touched: now}, time.Hour))
-	_, err = m.Load(ctx, tk)
+	_, err := m.Load(ctx, tk)
 	require.NoError(t, err)
 	_, err = m.Load(ctx, newTicket(t))
 	require.ErrorIs(t, err, ErrNotFound)
@@ -142,11 +140,8 @@ func TestCacheMetrics(t *testing.T) {
 // empties the cache (an invalidation of scope all).
 func TestCacheMetricsBypassedWhilePubSubDown(t *testing.T) {
 	srv := redistest.Start(t)
-	c, err := NewRedisClient(RedisOptions{URL: srv.URL(), Timeout: 200 * time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
 	reg := prometheus.NewRegistry()
-	m := NewSessions(NewRedisStore(c, ""))
+	m := NewSessions(NewRedisStore(redisClient(t, srv), ""))
 	m.EnableMetrics(reg) // before EnableCache: the store stays a Notifier
 	m.EnableCache(CacheOptions{TTL: time.Hour})
 	ctx := t.Context()
@@ -154,7 +149,7 @@ func TestCacheMetricsBypassedWhilePubSubDown(t *testing.T) {
 	require.NoError(t, m.Save(ctx, tk, &Session{Subject: "alice", CreatedAt: time.Now(), Touched: time.Now()}, time.Hour))
 
 	// Run (the subscriber) is not running: the channel was never confirmed.
-	_, err = m.Load(ctx, tk)
+	_, err := m.Load(ctx, tk)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, counter(t, reg, "authbridge_session_cache_lookups_total", "result", "bypassed"))
 
@@ -177,4 +172,12 @@ func TestCacheMetricsBypassedWhilePubSubDown(t *testing.T) {
 	require.EqualValues(t, 2, counter(t, reg, "authbridge_session_cache_lookups_total", "result", "bypassed"))
 	require.NoError(t, m.Delete(ctx, tk))
 	require.EqualValues(t, 1, counter(t, reg, "authbridge_store_operation_duration_seconds", "operation", "publish"), "Delete announced")
+}
+
+// redisClient is a client of srv built as serve builds it, with a short timeout.
+func redisClient(t *testing.T, srv *redistest.Server) redis.UniversalClient {
+	c, err := NewRedisClient(RedisOptions{URL: srv.URL(), Timeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
