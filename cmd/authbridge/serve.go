@@ -46,17 +46,20 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 		return err
 	}
 	defer closeStore()
-	provider, err := discover(ctx, cfg.OIDC, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg)
+	providerMetrics := login.NewMetrics(reg) // shared by the login provider and the bearer verifier
+	provider, err := discover(ctx, cfg.OIDC, providerMetrics, log)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sessions := session.NewSessions(store)
+	sessions.EnableMetrics(reg)
 	if cfg.Session.CacheTTL > 0 {
 		sessions.EnableCache(session.CacheOptions{TTL: cfg.Session.CacheTTL, Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime})
 	}
-	verifier, err := newVerifier(cfg, log)
+	verifier, err := newVerifier(cfg, providerMetrics, log)
 	if err != nil {
 		return err
 	}
@@ -196,12 +199,12 @@ func newStore(c config.Session, log *slog.Logger) (session.Store, func(), error)
 
 // discover reaches the provider at start-up, retrying for a while so that a provider that is briefly
 // unreachable (or a pod that starts before its network) does not crash-loop authbridge.
-func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Provider, error) {
+func discover(ctx context.Context, c config.OIDC, m *login.Metrics, log *slog.Logger) (*login.Provider, error) {
 	cfg := login.Config{
 		IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 		RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,
 		GroupsClaim: c.GroupsClaim, Logout: login.LogoutMode(c.Logout), Timeout: c.Timeout,
-		AllowUnverifiedEmail: c.AllowUnverifiedEmail, Logger: log,
+		AllowUnverifiedEmail: c.AllowUnverifiedEmail, Logger: log, Metrics: m,
 	}
 	deadline := time.Now().Add(time.Minute)
 	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 8*time.Second) {
