@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,6 +54,13 @@ func TestMetricsReference(t *testing.T) {
 	inst := start(t, time.Hour)
 	_, cookie := browserLogin(t, inst)
 	require.Equal(t, 200, traefikAuth(t, inst, cookie, "text/html").StatusCode)
+	// A forward-auth request without X-Forwarded-Method: the front refuses it (400) without the engine.
+	req, _ := http.NewRequest("GET", inst.forwardAuth+"/auth", nil)
+	req.Header.Set("X-Forwarded-Host", "app.test")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	body, families := exposed(t, inst)
 	var served []string
 	for n := range families {
@@ -129,10 +137,11 @@ func TestMetricsReference(t *testing.T) {
 		require.Regexp(t, `authbridge_build_info\{[^}]*version="`+version+`"\} 1\n`, body)
 	})
 
-	t.Run("a login moved the counters", func(t *testing.T) {
+	t.Run("a login and a refusal moved the counters", func(t *testing.T) {
 		for _, want := range []string{
 			"authbridge_logins_completed_total 1\n",
 			`authbridge_decisions_total{front="forwardauth",outcome="allow",reason="session"} 1` + "\n",
+			`authbridge_decisions_total{front="forwardauth",outcome="deny",reason="bad_request"} 1` + "\n",
 			`authbridge_provider_requests_total{endpoint="token",result="ok"} 1` + "\n",
 			`authbridge_provider_requests_total{endpoint="discovery",result="ok"}`,
 		} {
