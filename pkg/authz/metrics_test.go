@@ -268,3 +268,32 @@ func redisClient(t *testing.T, rs *redistest.Server) *redis.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// TestRefreshMetricsLeaseLost: when another replica takes the refresh lease while this one is at a slow
+// provider (its lease lapsed and was taken), the refresh counts as lease_lost, not ok.
+func TestRefreshMetricsLeaseLost(t *testing.T) {
+	rs := redistest.Start(t)
+	env, reg := metricsEnv(t, enginetest.Options{Store: session.NewRedisStore(redisClient(t, rs), ""), TokenTTL: 10 * time.Minute,
+		Engine: authz.Options{Refresh: authz.RefreshOptions{Lease: 300 * time.Millisecond, Wait: 3 * time.Second}}})
+	cookie, _ := env.Login(t, "/")
+	env.Clock.Advance(9*time.Minute + 30*time.Second) // due, not yet expired
+	env.IDP.SetTokenDelay(time.Second)
+	done := make(chan *authz.Decision, 1)
+	go func() {
+		d, _ := env.Engine.Decide(context.Background(), enginetest.Navigate("/", cookie))
+		done <- d
+	}()
+	var lease string
+	require.Eventually(t, func() bool {
+		keys, err := redistest.Do(rs.Addr(), "KEYS", session.DefaultRedisPrefix+"l:*")
+		lease = strings.TrimSpace(keys)
+		return err == nil && lease != ""
+	}, 5*time.Second, 10*time.Millisecond, "the refresh holds its lease")
+	_, err := redistest.Do(rs.Addr(), "SET", lease, "another-replica", "PX", "5000")
+	require.NoError(t, err)
+	d := <-done
+	require.NotNil(t, d)
+	require.Equal(t, authz.Allow, d.Outcome, "the refreshed token still serves this request")
+	require.EqualValues(t, 1, series(t, reg)[refreshed("lease_lost")])
+	require.Zero(t, series(t, reg)[refreshed("ok")])
+}
