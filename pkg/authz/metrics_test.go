@@ -297,3 +297,54 @@ func TestRefreshMetricsLeaseLost(t *testing.T) {
 	require.EqualValues(t, 1, series(t, reg)[refreshed("lease_lost")])
 	require.Zero(t, series(t, reg)[refreshed("ok")])
 }
+
+// TestDecisionMetricsClasses: the remaining reason classes, each from the engine's own decision: a
+// public route, a bearer token accepted and refused, a route name the configuration lacks, a sign-out,
+// and a finished login.
+func TestDecisionMetricsClasses(t *testing.T) {
+	env, reg := metricsEnv(t, enginetest.Options{Bearer: true, Engine: authz.Options{Policy: authz.Policy{
+		Routes: []authz.Route{{Path: "/public", Public: true}, {Path: "/"}}}}})
+	cookie, _ := env.Login(t, "/")
+	api := func(authorization string) *authz.Request {
+		r := apiCall("GET", "/api", authorization)
+		r.Front = authz.FrontExtAuthz
+		return r
+	}
+	nav := func(uri, cookie string) *authz.Request {
+		r := enginetest.Navigate(uri, cookie)
+		r.Front = authz.FrontHTTP
+		return r
+	}
+	start, err := env.Engine.Decide(context.Background(), nav("/", ""))
+	require.NoError(t, err)
+	callback := env.FollowToProvider(t, start.Location)
+	tests := []struct {
+		name string
+		req  *authz.Request
+		want string
+	}{
+		{"public route", nav("/public/logo.png", ""), decided("http", "allow", "public")},
+		{"valid bearer token", api("Bearer " + accessToken(t, env, "alice")), decided("extauthz", "allow", "bearer")},
+		{"refused bearer token", api("Bearer " + signAPI(t, env, map[string]any{"aud": "https://other.test"})), decided("extauthz", "deny", "bearer_refused")},
+		{"malformed bearer credential", api("Bearer a b"), decided("extauthz", "deny", "bad_request")},
+		{"unknown route name", func() *authz.Request { r := nav("/", cookie); r.Route = "nope"; return r }(), decided("http", "deny", "misconfigured")},
+		{"login finished", nav(callback, enginetest.CookieHeader(start.Cookies)), decided("http", "redirect", "login_complete")},
+		{"sign-out", nav("/oauth2/sign_out", cookie), decided("http", "redirect", "signed_out")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := series(t, reg)
+			_, err := env.Engine.Decide(context.Background(), tt.req)
+			require.NoError(t, err)
+			got := moved(before, series(t, reg))
+			require.Equal(t, 1.0, got[tt.want], "moved: %v", got)
+			var decisions int
+			for k := range got {
+				if strings.HasPrefix(k, "authbridge_decisions_total") {
+					decisions++
+				}
+			}
+			require.Equal(t, 1, decisions, "one decision series moved: %v", got)
+		})
+	}
+}
