@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"errors"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -10,8 +9,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/authbridge/authbridge/internal/spans"
-	"github.com/authbridge/authbridge/pkg/login"
-	"github.com/authbridge/authbridge/pkg/session"
 )
 
 // tracerName is the instrumentation scope of the engine's spans.
@@ -117,23 +114,12 @@ func refreshSpan(ctx context.Context) (context.Context, trace.Span) {
 	return spans.Child(ctx, tracerName, "authbridge.refresh", trace.SpanKindInternal)
 }
 
-// endRefreshSpan records how a refresh ended on span, when there is one, and ends it.
-func endRefreshSpan(span trace.Span, err error) {
+// endRefreshSpan records how a refresh ended on span (the result the refresh metric counts: ok, waited,
+// invalid_grant, …), when there is a span, and ends it.
+func endRefreshSpan(span trace.Span, result refreshResult, err error) {
 	if span == nil {
 		return
 	}
-	result := "refreshed"
-	switch {
-	case err == nil:
-	case errors.Is(err, login.ErrInvalidGrant), errors.Is(err, login.ErrInvalidToken):
-		result = "refused"
-	case errors.Is(err, session.ErrNotFound):
-		result = "session_ended"
-	case errors.Is(err, errRefreshWait):
-		result = "wait_timeout"
-	default:
-		result = "error"
-	}
-	span.SetAttributes(attribute.String("authbridge.refresh.result", result))
+	span.SetAttributes(attribute.String("authbridge.refresh.result", refreshResults[result]))
 	spans.End(span, err)
 }

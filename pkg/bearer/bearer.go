@@ -61,6 +61,8 @@ type Options struct {
 	// HTTPClient fetches discovery documents and key sets; nil means a client with Timeout. Every body
 	// read through it is capped at login.MaxBodyBytes.
 	HTTPClient *http.Client
+	// Metrics records the discovery and key-set calls (shared with the login provider's); may be nil.
+	Metrics *login.Metrics
 	// Timeout bounds each discovery and key-set fetch; default 5s.
 	Timeout time.Duration
 	// Now is the clock for exp, nbf, iat and the cache; default time.Now.
@@ -122,7 +124,7 @@ func New(o Options) (*Verifier, error) {
 	if client == nil {
 		client = &http.Client{Timeout: o.Timeout}
 	}
-	client = login.CapClient(client, login.MaxBodyBytes)
+	client = login.CapClient(o.Metrics.Client(client), login.MaxBodyBytes)
 	v := &Verifier{
 		issuers:     make(map[string]*issuer, len(o.Issuers)),
 		audiences:   slices.Clone(o.Audiences),

@@ -3,7 +3,6 @@ package login
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -57,17 +56,12 @@ func (t *traceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// endpointSpan names a call by the endpoint it reaches: the token endpoint is the only one POSTed to,
-// discovery has its well-known path, and the JWKS is the other document read.
-func endpointSpan(r *http.Request) string {
-	switch {
-	case r.Method == http.MethodPost:
-		return SpanToken
-	case strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration"):
-		return SpanDiscovery
-	}
-	return SpanJWKS
-}
+// endpointSpan names a call by the endpoint it reaches (endpointOf, as the provider metrics label it).
+func endpointSpan(r *http.Request) string { return spanNames[endpointOf(r)] }
+
+// spanNames are the span names by endpoint.
+var spanNames = [numEndpoints]string{endpointOther: "oidc other", endpointDiscovery: SpanDiscovery,
+	endpointJWKS: SpanJWKS, endpointToken: SpanToken}
 
 // discoverySpan is the root span of the discovery at start-up, from the global tracer provider that
 // telemetry.Setup installs (a no-op one when tracing is off): no decision is running then to be its parent.
