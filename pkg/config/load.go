@@ -9,7 +9,7 @@ import (
 	"os"
 	"reflect"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Load builds a Config from the YAML file at path ("" means no file), then the AUTHBRIDGE_* variables in
