@@ -21,6 +21,7 @@ func newVerifier(cfg *config.Config, log *slog.Logger) (*bearer.Verifier, error)
 		GroupsClaim:          cfg.OIDC.GroupsClaim,
 		AllowUnverifiedEmail: cfg.OIDC.AllowUnverifiedEmail,
 		Timeout:              cfg.OIDC.Timeout,
+		RootCAs:              cfg.OIDC.RootCAs,
 		Logger:               log.With("component", "bearer"),
 	})
 }

@@ -185,7 +185,7 @@ func newStore(c config.Session, log *slog.Logger) (session.Store, func(), error)
 	}
 	client, err := session.NewRedisClient(session.RedisOptions{
 		URL: c.Redis.URL, Addrs: c.Redis.Addrs, MasterName: c.Redis.MasterName, Password: c.Redis.Password.Reveal(),
-		Timeout: c.Redis.Timeout,
+		Timeout: c.Redis.Timeout, TLSConfig: c.Redis.TLS.Config,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -201,7 +201,7 @@ func discover(ctx context.Context, c config.OIDC, log *slog.Logger) (*login.Prov
 		IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 		RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,
 		GroupsClaim: c.GroupsClaim, Logout: login.LogoutMode(c.Logout), Timeout: c.Timeout,
-		AllowUnverifiedEmail: c.AllowUnverifiedEmail, Logger: log,
+		RootCAs: c.RootCAs, AllowUnverifiedEmail: c.AllowUnverifiedEmail, Logger: log,
 	}
 	deadline := time.Now().Add(time.Minute)
 	for wait := 250 * time.Millisecond; ; wait = min(wait*2, 8*time.Second) {

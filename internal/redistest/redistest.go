@@ -26,8 +26,10 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
-	argv func() []string // command line, built from port and dir
-	init func() error    // run after the process answers, e.g. to assign cluster slots
+	// tlsPort is the TLS port of a server started with StartTLS, 0 otherwise.
+	tlsPort int
+	argv    func() []string // command line, built from port and dir
+	init    func() error    // run after the process answers, e.g. to assign cluster slots
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -44,6 +46,37 @@ func Start(t testing.TB) *Server {
 	s.launch()
 	return s
 }
+
+// TLS is what a TLS redis-server presents and requires.
+type TLS struct {
+	CertFile, KeyFile string // the server's certificate and key, PEM
+	CAFile            string // the CA that client certificates must chain to, PEM
+	// RequireClientCert refuses clients without a certificate from CAFile (--tls-auth-clients yes).
+	RequireClientCert bool
+}
+
+// StartTLS runs a standalone redis-server that also serves TLS on a second port (TLSAddr, TLSURL).
+// The plain port stays open for the test's own setup and inspection with Do.
+func StartTLS(t testing.TB, c TLS) *Server {
+	t.Helper()
+	s := newServer(t)
+	auth := "no"
+	if c.RequireClientCert {
+		auth = "yes"
+	}
+	s.argv = func() []string {
+		return append(s.baseArgs(), "--tls-port", strconv.Itoa(s.tlsPort), "--tls-cert-file", c.CertFile,
+			"--tls-key-file", c.KeyFile, "--tls-ca-cert-file", c.CAFile, "--tls-auth-clients", auth)
+	}
+	s.launchWith(func() { s.tlsPort = freePort(t) })
+	return s
+}
+
+// TLSAddr returns host:port of the TLS port of a server started with StartTLS.
+func (s *Server) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort)) }
+
+// TLSURL returns rediss://host:port of the TLS port of a server started with StartTLS.
+func (s *Server) TLSURL() string { return "rediss://" + s.TLSAddr() }
 
 // StartCluster runs a single-node Redis Cluster that owns all 16384 slots, so a cluster client can
 // talk to it. Restart keeps the node's slots (its nodes.conf survives in the temp dir).
@@ -102,9 +135,16 @@ func (s *Server) baseArgs() []string {
 // between picking and binding.
 func (s *Server) launch() {
 	s.t.Helper()
+	s.launchWith(func() {})
+}
+
+// launchWith is launch with pick choosing the server's other ports before each attempt.
+func (s *Server) launchWith(pick func()) {
+	s.t.Helper()
 	var err error
 	for range 5 {
 		s.port = freePort(s.t)
+		pick()
 		if err = s.start(); err == nil {
 			s.t.Cleanup(s.Stop)
 			return

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/netip"
 	"net/url"
@@ -95,6 +97,13 @@ type OIDC struct {
 	Logout string `yaml:"logout"`
 	// Timeout (oidc.timeout) bounds each call to the provider (discovery, JWKS, token). Default: 5s.
 	Timeout time.Duration `yaml:"timeout"`
+	// CAFile (oidc.ca_file) is a PEM file of the CA certificates that the provider's certificate must
+	// chain to, for a provider behind a private CA. They replace the system roots for every call to the
+	// provider and to bearer.extra_issuers (discovery, JWKS, token), so that only the named CA is
+	// trusted. Load reads it into RootCAs. Default: empty, the system roots.
+	CAFile string `yaml:"ca_file"`
+	// RootCAs is CAFile read. Load fills it; it has no key of its own. Nil means the system roots.
+	RootCAs *x509.CertPool `yaml:"-"`
 	// AllowUnverifiedEmail (oidc.allow_unverified_email) uses the ID token's email even when its
 	// email_verified claim is not true. Off, such an address counts for nothing: policy.email_domains
 	// refuses the user and the upstream gets an empty X-Auth-Request-Email, since anyone can sign up with
@@ -162,6 +171,35 @@ type Redis struct {
 	// (down, or stalled with its connections open) counts as unreachable and checks get 503, inside the
 	// gateway's own timeout (Envoy's ext_authz default is 200ms): keep it below the gateway's. Default: 150ms.
 	Timeout time.Duration `yaml:"timeout"`
+	TLS     RedisTLS      `yaml:"tls"`
+}
+
+// RedisTLS is how authbridge talks TLS to Redis (session.redis.tls.*): to every server, and to the
+// Sentinels too. TLS is on with a rediss:// URL, or with Enabled for Addrs.
+type RedisTLS struct {
+	// Enabled (session.redis.tls.enabled) turns TLS on for session.redis.addrs (Sentinel, Cluster). A
+	// rediss:// URL turns it on by itself; a redis:// URL with any session.redis.tls key is an error.
+	// Default: false.
+	Enabled bool `yaml:"enabled"`
+	// CAFile (session.redis.tls.ca_file) is a PEM file of the CA certificates that Redis's certificate
+	// must chain to; they replace the system roots. Default: empty, the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile (session.redis.tls.cert_file) is the PEM client certificate presented to a Redis that
+	// requires one (tls-auth-clients yes); needs KeyFile. Default: empty, none.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile (session.redis.tls.key_file) is the PEM private key of CertFile. Default: empty.
+	KeyFile string `yaml:"key_file"`
+	// ServerName (session.redis.tls.server_name) is the name Redis's certificate must carry, when it is
+	// not the host dialled (e.g. Redis reached by IP address). Default: the host of each address.
+	ServerName string `yaml:"server_name"`
+	// Config is the TLS client configuration built from the keys above, or nil when TLS is off. Load
+	// fills it; it has no key of its own.
+	Config *tls.Config `yaml:"-"`
+}
+
+// TLSOn reports whether authbridge dials Redis with TLS.
+func (r Redis) TLSOn() bool {
+	return r.TLS.Enabled || strings.HasPrefix(strings.ToLower(r.URL), "rediss://")
 }
 
 // Cookie is the session cookie's attributes (session.cookie.*). The cookie is always HttpOnly,

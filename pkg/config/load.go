@@ -42,6 +42,7 @@ func Load(path string, environ []string) (*Config, error) {
 	errs = append(errs, c.applyEnv(environ)...)
 	c.resolve()
 	errs = append(errs, c.readSecretFiles()...)
+	errs = append(errs, c.readTLSFiles()...)
 	errs = append(errs, c.validate()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
