@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/internal/redistest"
@@ -73,6 +74,52 @@ func TestRedisTLSTrust(t *testing.T) {
 				return
 			}
 			require.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+// TestRedisTLSConfigEveryKind: the TLS configuration reaches every kind of client (go-redis hands a
+// failover client's TLSConfig to its Sentinel connections too), cloned, with the server name defaulted
+// to the URL's host only where one host is dialled.
+func TestRedisTLSConfigEveryKind(t *testing.T) {
+	ca := testca.New(t, "redis CA")
+	base := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS13}
+	named := base.Clone()
+	named.ServerName = "redis.internal"
+	tests := []struct {
+		name           string
+		opts           session.RedisOptions
+		wantServerName string
+	}{
+		{"rediss url", session.RedisOptions{URL: "rediss://10.0.0.5:6380", TLSConfig: base}, "10.0.0.5"},
+		{"one address", session.RedisOptions{Addrs: []string{"10.0.0.5:6380"}, TLSConfig: base}, ""},
+		{"sentinel", session.RedisOptions{Addrs: []string{"s-0:26379", "s-1:26379"}, MasterName: "m", TLSConfig: base}, ""},
+		{"cluster", session.RedisOptions{Addrs: []string{"c-0:6379", "c-1:6379"}, TLSConfig: base}, ""},
+		{"server name kept", session.RedisOptions{URL: "rediss://10.0.0.5:6380", TLSConfig: named}, "redis.internal"},
+		{"tls without config: system roots", session.RedisOptions{Addrs: []string{"c-0:6379", "c-1:6379"}, TLS: true}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tt.opts)
+			var got *tls.Config
+			switch c := c.(type) {
+			case *redis.Client:
+				got = c.Options().TLSConfig
+			case *redis.ClusterClient:
+				got = c.Options().TLSConfig
+			default:
+				t.Fatalf("client %T", c)
+			}
+			require.NotNil(t, got)
+			require.Equal(t, tt.wantServerName, got.ServerName)
+			if tt.opts.TLSConfig == nil {
+				require.Nil(t, got.RootCAs)
+				require.Equal(t, uint16(tls.VersionTLS12), got.MinVersion)
+				return
+			}
+			require.NotSame(t, tt.opts.TLSConfig, got, "cloned")
+			require.Same(t, base.RootCAs, got.RootCAs)
+			require.Equal(t, uint16(tls.VersionTLS13), got.MinVersion)
 		})
 	}
 }
