@@ -35,7 +35,17 @@ func tlsFileMounts(t *testing.T, pod corev1.PodSpec) mountedDirs {
 		volumes[v.Name] = true
 	}
 	out := mountedDirs{}
-	for _, m := range pod.Containers[0].VolumeMounts {
+	mounts := pod.Containers[0].VolumeMounts
+	for i, a := range mounts {
+		for _, b := range mounts[i+1:] {
+			// A volume mounted inside another (e.g. inside the config's /etc/authbridge) hides files or
+			// needs a mount point in a read-only volume.
+			inside := func(x, y string) bool { return strings.HasPrefix(x+"/", strings.TrimSuffix(y, "/")+"/") }
+			require.False(t, inside(a.MountPath, b.MountPath) || inside(b.MountPath, a.MountPath),
+				"mounts %s (%s) and %s (%s) nest", a.Name, a.MountPath, b.Name, b.MountPath)
+		}
+	}
+	for _, m := range mounts {
 		require.True(t, volumes[m.Name], "mount %s names no volume of the pod", m.Name)
 		if m.Name != "config" && m.Name != "secrets" {
 			require.True(t, m.ReadOnly, "mount %s is read-only", m.Name)
