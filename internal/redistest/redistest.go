@@ -96,20 +96,42 @@ func StartCluster(t testing.TB) *Server {
 // StartSentinel runs a Redis Sentinel that monitors master under name, with a quorum of one.
 func StartSentinel(t testing.TB, master *Server, name string) *Server {
 	t.Helper()
+	return startSentinel(t, master, name, nil)
+}
+
+// StartSentinelTLS runs a Sentinel like StartSentinel that also serves TLS on TLSAddr and talks TLS to
+// master, which must come from StartTLS; c is its certificate, and also what it presents to master.
+func StartSentinelTLS(t testing.TB, master *Server, name string, c TLS) *Server {
+	t.Helper()
+	return startSentinel(t, master, name, &c)
+}
+
+func startSentinel(t testing.TB, master *Server, name string, c *TLS) *Server {
+	t.Helper()
 	s := newServer(t)
 	conf := filepath.Join(s.dir, "sentinel.conf")
 	s.argv = func() []string {
 		// Sentinel rewrites its config file, so it is written once and kept across restarts.
 		if _, err := os.Stat(conf); err != nil {
-			c := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n"+
-				"sentinel down-after-milliseconds %s 1000\n", s.port, s.dir, name, master.port, name)
-			if err := os.WriteFile(conf, []byte(c), 0o600); err != nil {
+			masterPort, tlsConf := master.port, ""
+			if c != nil {
+				masterPort = master.tlsPort
+				tlsConf = fmt.Sprintf("tls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n"+
+					"tls-replication yes\n", s.tlsPort, c.CertFile, c.KeyFile, c.CAFile)
+			}
+			cf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n%ssentinel monitor %s 127.0.0.1 %d 1\n"+
+				"sentinel down-after-milliseconds %s 1000\n", s.port, s.dir, tlsConf, name, masterPort, name)
+			if err := os.WriteFile(conf, []byte(cf), 0o600); err != nil {
 				t.Fatalf("redistest: write sentinel config: %v", err)
 			}
 		}
 		return []string{conf, "--sentinel"}
 	}
-	s.launch()
+	s.launchWith(func() {
+		if c != nil {
+			s.tlsPort = freePort(t)
+		}
+	})
 	return s
 }
 

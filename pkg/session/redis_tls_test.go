@@ -123,3 +123,27 @@ func TestRedisTLSConfigEveryKind(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisStoreSentinelTLS: a Sentinel and its master both serving TLS from a private CA and requiring
+// client certificates; the failover client finds the master through the Sentinel and keeps sessions in
+// it, all over TLS.
+func TestRedisStoreSentinelTLS(t *testing.T) {
+	t.Parallel()
+	ca := testca.New(t, "redis CA")
+	srv := ca.Server(t, "redis")
+	cfg := redistest.TLS{CertFile: srv.CertFile, KeyFile: srv.KeyFile, CAFile: ca.CAFile, RequireClientCert: true}
+	master := redistest.StartTLS(t, cfg)
+	sentinel := redistest.StartSentinelTLS(t, master, "authbridge", cfg)
+	cli := ca.Client(t, "authbridge")
+	pair, err := tls.LoadX509KeyPair(cli.CertFile, cli.KeyFile)
+	require.NoError(t, err)
+	conf := &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	sessiontest.Run(t, redisHarness(session.RedisOptions{Addrs: []string{sentinel.TLSAddr()}, MasterName: "authbridge", TLSConfig: conf}))
+
+	t.Run("without the client certificate", func(t *testing.T) {
+		noCert := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		c := newClient(t, session.RedisOptions{Addrs: []string{sentinel.TLSAddr()}, MasterName: "authbridge", TLSConfig: noCert,
+			Timeout: 2 * time.Second})
+		require.Error(t, c.Ping(context.Background()).Err())
+	})
+}
