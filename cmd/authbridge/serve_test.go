@@ -23,6 +23,8 @@ import (
 	"github.com/authbridge/authbridge/internal/testca"
 	"github.com/authbridge/authbridge/pkg/config"
 	"github.com/authbridge/authbridge/pkg/devidp"
+	"github.com/authbridge/authbridge/pkg/server"
+	"github.com/authbridge/authbridge/pkg/session"
 
 	"github.com/authbridge/authbridge/internal/logbuf"
 )
@@ -55,13 +57,19 @@ func listen(t *testing.T) net.Listener {
 
 func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	t.Helper()
-	return startWith(t, tokenTTL, nil, env...)
+	return startWith(t, tokenTTL, nil, nil, env...)
 }
 
-// startWith is start with, when ca is set, the provider served over https and Redis over TLS requiring a
-// client certificate, both with certificates from ca, and authbridge given ca and its client pair
-// through oidc.ca_file and session.redis.tls.*.
-func startWith(t *testing.T, tokenTTL time.Duration, ca *testca.CA, env ...string) *instance {
+// startTuned is start with the server's options adjusted by tune (nil: as serve builds them).
+func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options), env ...string) *instance {
+	t.Helper()
+	return startWith(t, tokenTTL, nil, tune, env...)
+}
+
+// startWith is startTuned with, when ca is set, the provider served over https and Redis over TLS
+// requiring a client certificate, both with certificates from ca, and authbridge given ca and its client
+// pair through oidc.ca_file and session.redis.tls.*.
+func startWith(t *testing.T, tokenTTL time.Duration, ca *testca.CA, tune func(*server.Options), env ...string) *instance {
 	t.Helper()
 	var rs *redistest.Server
 	redisURL := ""
@@ -83,8 +91,8 @@ func startWith(t *testing.T, tokenTTL time.Duration, ca *testca.CA, env ...strin
 		tr.TLSClientConfig = &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
 		browser = tr
 	}
-	ls := listeners{http: listen(t), forwardAuth: listen(t), grpc: listen(t), admin: listen(t)}
-	httpURL := "http://" + ls.http.Addr().String()
+	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
+	httpURL := "http://" + ls.HTTP.Addr().String()
 	t.Cleanup(idpSrv.Close)
 	idp, err := devidp.New(devidp.Options{
 		Issuer: idpSrv.URL + "/",
@@ -118,12 +126,16 @@ func startWith(t *testing.T, tokenTTL time.Duration, ca *testca.CA, env ...strin
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		var tunes []func(*server.Options)
+		if tune != nil {
+			tunes = append(tunes, tune)
+		}
+		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), tunes...)
 	}()
 	inst := &instance{
 		idpURL: idpSrv.URL,
-		http:   httpURL, forwardAuth: "http://" + ls.forwardAuth.Addr().String(),
-		grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
+		http:   httpURL, forwardAuth: "http://" + ls.ForwardAuth.Addr().String(),
+		grpc: ls.GRPC.Addr().String(), admin: "http://" + ls.Admin.Addr().String(),
 		redis: rs, idp: idp, idpSrv: idpSrv, logs: logs, browser: browser,
 		stop: sync.OnceValue(func() error {
 			cancel()
@@ -328,12 +340,50 @@ func TestServeSignOutEverywhere(t *testing.T) {
 // TestServeMemoryStore: a single replica with the memory store logs in and allows, and its store's
 // sweeper runs with the servers (and stops with them).
 func TestServeMemoryStore(t *testing.T) {
-	inst := start(t, time.Hour, "AUTHBRIDGE_SESSION_STORE=memory")
+	var store *session.MemoryStore
+	inst := startTuned(t, time.Hour, func(o *server.Options) {
+		store = o.Store.(*session.MemoryStore) // serve built a memory store
+		store.SetSweepEvery(5 * time.Millisecond)
+	}, "AUTHBRIDGE_SESSION_STORE=memory")
 	_, cookie := browserLogin(t, inst)
 	resp := traefikAuth(t, inst, cookie, "text/html")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	inst.redis.Stop() // not used by this instance: nothing changes
 	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode)
 	require.Equal(t, http.StatusOK, status(t, inst.admin+"/readyz"))
+
+	n := store.Len()
+	require.NoError(t, store.Put(context.Background(), "expires-at-once", []byte("x"), time.Millisecond))
+	require.Eventually(t, func() bool { return store.Len() == n }, 5*time.Second, 5*time.Millisecond,
+		"the sweeper frees the expired entry, and only it")
+	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode, "the session survives sweeps")
 	require.NoError(t, inst.stop())
+}
+
+// TestServeOptionsZeros: a zero that the configuration accepts reaches the wiring unchanged, where it
+// means what the key's help says (cache off, refresh only once expired, no reuse window), never a
+// leaf package's default.
+func TestServeOptionsZeros(t *testing.T) {
+	cfg, err := config.Load("", []string{
+		"AUTHBRIDGE_OIDC_ISSUER_URL=https://idp.example.com/",
+		"AUTHBRIDGE_OIDC_CLIENT_ID=app",
+		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
+		"AUTHBRIDGE_SESSION_STORE=memory",
+		"AUTHBRIDGE_SESSION_CACHE_TTL=0",
+		"AUTHBRIDGE_SESSION_REFRESH_AHEAD=0",
+		"AUTHBRIDGE_SESSION_REFRESH_REUSE_WINDOW=0",
+		"AUTHBRIDGE_SESSION_LOGINS_PER_CLIENT=0",
+	})
+	require.NoError(t, err)
+	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
+	for _, l := range []net.Listener{ls.HTTP, ls.ForwardAuth, ls.GRPC, ls.Admin} {
+		t.Cleanup(func() { _ = l.Close() })
+	}
+	o, closeStore, err := serveOptions(cfg, ls, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer closeStore()
+	require.Zero(t, o.Cache.TTL, "server.Options.Cache: a zero TTL turns the cache off")
+	require.Zero(t, o.Engine.Lifetimes.RefreshAhead, "authz: refresh only once expired")
+	require.Zero(t, o.Engine.Refresh.ReuseWindow, "authz: the provider has no reuse window")
+	require.Empty(t, cfg.Warnings(), "logins_per_client 0 is as good as absent")
 }

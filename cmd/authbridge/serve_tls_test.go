@@ -17,7 +17,9 @@ import (
 // TLS, all from oidc.ca_file and session.redis.tls.*.
 func TestServePrivateCA(t *testing.T) {
 	ca := testca.New(t, "private CA")
-	inst := startWith(t, time.Hour, ca)
+	// TLS plumbing is under test, not latency: a TLS handshake on a loaded machine can outlast the
+	// default 150ms command budget and read as an outage (503).
+	inst := startWith(t, time.Hour, ca, nil, "AUTHBRIDGE_SESSION_REDIS_TIMEOUT=2s")
 	_, cookie := browserLogin(t, inst)
 
 	resp := traefikAuth(t, inst, cookie, "text/html")

@@ -33,7 +33,7 @@ type CookieOptions struct {
 type Lifetimes struct {
 	Idle         time.Duration // a session unused this long ends (store TTL, renewed on use)
 	Max          time.Duration // a session ends this long after login, used or not
-	RefreshAhead time.Duration // refresh the access token this long before it expires
+	RefreshAhead time.Duration // refresh the access token this long before it expires; 0: once expired
 	Login        time.Duration // a started login must finish within this
 }
 
