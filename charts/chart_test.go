@@ -32,7 +32,7 @@ var ciValues = []struct {
 		"autoscaling/v2/HorizontalPodAutoscaler authbridge", "networking.k8s.io/v1/NetworkPolicy authbridge",
 		"networking.k8s.io/v1/NetworkPolicy authbridge-redis", "networking.k8s.io/v1/Ingress authbridge",
 		"security.istio.io/v1/AuthorizationPolicy authbridge", "traefik.io/v1alpha1/Middleware authbridge",
-		"monitoring.coreos.com/v1/ServiceMonitor authbridge",
+		"monitoring.coreos.com/v1/ServiceMonitor authbridge", "v1/ConfigMap authbridge-dashboard",
 	}},
 }
 

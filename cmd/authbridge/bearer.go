@@ -5,13 +5,14 @@ import (
 
 	"github.com/authbridge/authbridge/pkg/bearer"
 	"github.com/authbridge/authbridge/pkg/config"
+	"github.com/authbridge/authbridge/pkg/login"
 )
 
 // newVerifier builds the verifier of API clients' bearer JWTs from the config, or returns nil when
 // bearer.audiences is empty (bearer tokens off). It does no I/O: each issuer (oidc.issuer_url, then
 // bearer.extra_issuers) is discovered on the first token that names it, so one that is down does not
 // stop start-up. The engine takes the result in its options (issue 12).
-func newVerifier(cfg *config.Config, log *slog.Logger) (*bearer.Verifier, error) {
+func newVerifier(cfg *config.Config, m *login.Metrics, log *slog.Logger) (*bearer.Verifier, error) {
 	if len(cfg.Bearer.Audiences) == 0 {
 		return nil, nil
 	}
@@ -23,5 +24,6 @@ func newVerifier(cfg *config.Config, log *slog.Logger) (*bearer.Verifier, error)
 		Timeout:              cfg.OIDC.Timeout,
 		RootCAs:              cfg.OIDC.RootCAs,
 		Logger:               log.With("component", "bearer"),
+		Metrics:              m,
 	})
 }

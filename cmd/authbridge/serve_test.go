@@ -249,8 +249,8 @@ func TestServeLoginAllowAndRedisOutage(t *testing.T) {
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(resp2.Body)
 	resp2.Body.Close()
-	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="allow"}`)
-	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="error"}`)
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="allow",reason="session"} `)
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="error",reason="unavailable"} `)
 	require.Contains(t, string(metrics), `authbridge_decision_duration_seconds_bucket{front="forwardauth"`)
 
 	require.NoError(t, inst.stop())

@@ -179,7 +179,7 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 		d = withOAuth2Headers(d)
 	}
 	if e.o.Metrics != nil {
-		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
+		e.o.Metrics.observe(r, d, err, time.Since(start))
 	}
 	if err != nil {
 		e.log.Error("cannot decide", "front", r.Front, "host", r.Host, "err", err)

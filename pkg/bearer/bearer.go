@@ -65,6 +65,8 @@ type Options struct {
 	// RootCAs are the only roots trusted for the issuers (a private CA), when HTTPClient is nil; nil
 	// means the system roots.
 	RootCAs *x509.CertPool
+	// Metrics records the discovery and key-set calls (shared with the login provider's); may be nil.
+	Metrics *login.Metrics
 	// Timeout bounds each discovery and key-set fetch; default 5s.
 	Timeout time.Duration
 	// Now is the clock for exp, nbf, iat and the cache; default time.Now.
@@ -126,7 +128,7 @@ func New(o Options) (*Verifier, error) {
 	if client == nil {
 		client = login.HTTPClient(o.Timeout, o.RootCAs)
 	}
-	client = login.CapClient(client, login.MaxBodyBytes)
+	client = login.CapClient(o.Metrics.Client(client), login.MaxBodyBytes)
 	v := &Verifier{
 		issuers:     make(map[string]*issuer, len(o.Issuers)),
 		audiences:   slices.Clone(o.Audiences),

@@ -37,13 +37,18 @@ func HTTPClient(timeout time.Duration, roots *x509.CertPool) *http.Client {
 // read from the provider goes through the cap: go-oidc reads discovery with io.ReadAll, and so do we.
 // A body over the cap fails its read (or the request, when announced) with an error wrapping ErrTooLarge.
 func CapClient(c *http.Client, max int64) *http.Client {
+	return withTransport(c, func(next http.RoundTripper) http.RoundTripper { return &capTransport{next: next, max: max} })
+}
+
+// withTransport returns a copy of c whose transport is wrap of c's (or of the default transport).
+func withTransport(c *http.Client, wrap func(next http.RoundTripper) http.RoundTripper) *http.Client {
 	next := c.Transport
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	capped := *c
-	capped.Transport = &capTransport{next: next, max: max}
-	return &capped
+	cp := *c
+	cp.Transport = wrap(next)
+	return &cp
 }
 
 // capTransport refuses a response that announces more than max bytes and fails the read of one that

@@ -60,6 +60,7 @@ type Config struct {
 	MaxConcurrent   int               // token calls in flight at once; more wait (bounded by Timeout); default 64
 	Now             func() time.Time  // default time.Now
 	Logger          *slog.Logger      // default discards
+	Metrics         *Metrics          // records every call to the provider; may be nil
 
 	// AllowUnverifiedEmail keeps an ID token's email even when its email_verified is not true. Off, such
 	// an address is dropped (Claims.Email is empty), so that nobody can claim an address they do not own.
@@ -103,8 +104,8 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	client = CapClient(client, MaxBodyBytes)
-	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.Timeout)
+	client = CapClient(cfg.Metrics.Client(client), MaxBodyBytes)
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(withEndpoint(ctx, endpointDiscovery), client), cfg.Timeout)
 	defer cancel()
 	op, err := oidc.NewProvider(dctx, cfg.IssuerURL)
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -55,10 +54,11 @@ type Options struct {
 	// AdminToken turns on the session admin API on the admin listener; empty leaves it off.
 	AdminToken string
 	Listeners  Listeners
-	// Registry receives every metric and is served at /metrics; nil is a new one with the Go and
-	// process collectors.
+	// Registry receives every metric and is served at /metrics; nil is NewRegistry().
 	Registry *prometheus.Registry
-	Logger   *slog.Logger // nil discards
+	// Version labels authbridge_build_info (with the VCS revision and Go version the binary carries).
+	Version string
+	Logger  *slog.Logger // nil discards
 }
 
 // Listeners are the four listeners, opened by the caller (all required). Run closes them; if New fails
@@ -95,10 +95,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Registry == nil {
-		o.Registry = prometheus.NewRegistry()
-		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		o.Registry = NewRegistry()
+	}
+	registerBuildInfo(o.Registry, o.Version)
+	if o.Login.Metrics == nil {
+		o.Login.Metrics = login.NewMetrics(o.Registry)
 	}
 	s := &Server{o: o, log: o.Logger, sessions: session.NewSessions(o.Store)}
+	s.sessions.EnableMetrics(o.Registry)
 	if o.Cache.TTL > 0 {
 		s.sessions.EnableCache(o.Cache)
 	}
