@@ -47,16 +47,20 @@ func requireTraefik(t *testing.T) string {
 }
 
 // startTraefik runs Traefik with deploy/traefik/dynamic.yaml on port, asking authbridge's forward-auth
-// listener at abForwardAuth and proxying to the upstream at upAddr. Besides the addresses, the router's
-// host becomes 127.0.0.1 and its scheme http (no `tls: {}`), as the Caddy test serves its site.
+// listener at abForwardAuth and proxying to the upstream at upAddr.
 func startTraefik(t *testing.T, bin string, port int, abForwardAuth, upAddr string) {
 	t.Helper()
-	dir := t.TempDir()
-	dyn := shipped(t, "traefik/dynamic.yaml",
-		"Host(`app.example.com`)", "Host(`127.0.0.1`)",
-		"      tls: {}\n", "",
-		"http://authbridge:4181", "http://"+abForwardAuth,
+	runTraefik(t, bin, port, "traefik/dynamic.yaml", "http://authbridge:4181", "http://"+abForwardAuth,
 		"http://api:8080", "http://"+upAddr)
+}
+
+// runTraefik runs Traefik on port with the shipped dynamic config at path, its placeholders replaced
+// (see shipped), until the test ends. Besides those, the app's routers take host 127.0.0.1 and scheme
+// http (no `tls: {}`), as the Caddy test serves its site.
+func runTraefik(t *testing.T, bin string, port int, path string, replace ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	dyn := shipped(t, path, append([]string{"Host(`app.example.com`)", "Host(`127.0.0.1`)", "      tls: {}\n", ""}, replace...)...)
 	dynPath := filepath.Join(dir, "dynamic.yaml")
 	require.NoError(t, os.WriteFile(dynPath, []byte(dyn), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "traefik.yaml"), []byte(fmt.Sprintf(traefikStatic, port, dynPath)), 0o644))
@@ -213,4 +217,23 @@ func goLogin(t *testing.T, s *stack, base, path, user string) (string, []*url.UR
 	}
 	t.Fatal("no session cookie after login")
 	return "", nil, ""
+}
+
+// TestTraefikTwoApps runs deploy/traefik/two-apps.yaml: one middleware per policy route, named in the
+// forward-auth address, with the admin app on its own host.
+func TestTraefikTwoApps(t *testing.T) {
+	t.Parallel()
+	bin := requireTraefik(t)
+	s := sharedStack(t)
+	app, admin := startUpstream(t), startUpstream(t)
+	port, err := freePort()
+	require.NoError(t, err)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	ab := startAuthbridge(t, s, base, twoAppsTestPolicy)
+	runTraefik(t, bin, port, "traefik/two-apps.yaml",
+		"http://authbridge:4181", "http://"+ab.forwardAuth,
+		"http://admin:8080", "http://"+admin.addr,
+		"http://app:8080", "http://"+app.addr)
+
+	runTwoApps(t, s, twoApps{gatewayUnderTest: gatewayUnderTest{base: base, up: app, ab: ab}, admin: admin, adminHost: "admin.example.com"})
 }
