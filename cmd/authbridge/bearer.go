@@ -22,6 +22,7 @@ func newVerifier(cfg *config.Config, m *login.Metrics, log *slog.Logger) (*beare
 		GroupsClaim:          cfg.OIDC.GroupsClaim,
 		AllowUnverifiedEmail: cfg.OIDC.AllowUnverifiedEmail,
 		Timeout:              cfg.OIDC.Timeout,
+		RootCAs:              cfg.OIDC.RootCAs,
 		Logger:               log.With("component", "bearer"),
 		Metrics:              m,
 	})

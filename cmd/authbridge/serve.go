@@ -63,7 +63,7 @@ func serveOptions(cfg *config.Config, ls server.Listeners, log *slog.Logger) (o 
 			IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 			RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,
 			GroupsClaim: c.GroupsClaim, Logout: login.LogoutMode(c.Logout), Timeout: c.Timeout,
-			AllowUnverifiedEmail: c.AllowUnverifiedEmail, Metrics: providerMetrics,
+			RootCAs: c.RootCAs, AllowUnverifiedEmail: c.AllowUnverifiedEmail, Metrics: providerMetrics,
 		},
 		Engine: authz.Options{
 			Cookie: authz.CookieOptions{Name: s.Cookie.Name, Domain: s.Cookie.Domain, Secure: s.Cookie.Secure},
@@ -117,7 +117,7 @@ func newStore(c config.Session, log *slog.Logger) (session.Store, func(), error)
 	}
 	client, err := session.NewRedisClient(session.RedisOptions{
 		URL: c.Redis.URL, Addrs: c.Redis.Addrs, MasterName: c.Redis.MasterName, Password: c.Redis.Password.Reveal(),
-		Timeout: c.Redis.Timeout,
+		Timeout: c.Redis.Timeout, TLSConfig: c.Redis.TLS.Config,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -1,10 +1,13 @@
 package login
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // Size caps on what the provider sends.
@@ -17,6 +20,18 @@ const (
 
 // ErrTooLarge means the provider sent a body or a token over its size cap.
 var ErrTooLarge = errors.New("login: provider answer too large")
+
+// HTTPClient is a client for calls to a provider, each bounded by timeout, that trusts only roots when
+// roots is set (a provider behind a private CA) and the system roots otherwise. Its transport is
+// http.DefaultTransport's settings with its own connection pool.
+func HTTPClient(timeout time.Duration, roots *x509.CertPool) *http.Client {
+	if roots == nil {
+		return &http.Client{Timeout: timeout}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Timeout: timeout, Transport: tr}
+}
 
 // CapClient returns a copy of c whose transport caps every response body at max bytes, so that every
 // read from the provider goes through the cap: go-oidc reads discovery with io.ReadAll, and so do we.

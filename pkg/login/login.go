@@ -5,6 +5,7 @@ package login
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -55,6 +56,7 @@ type Config struct {
 	GroupsClaim     string            // ID-token claim holding the user's groups; default "groups"
 	Logout          LogoutMode        // default auto
 	Timeout         time.Duration     // per call to the provider; default 5s
+	RootCAs         *x509.CertPool    // the only roots trusted for the provider (a private CA); nil: the system roots
 	MaxConcurrent   int               // token calls in flight at once; more wait (bounded by Timeout); default 64
 	Now             func() time.Time  // default time.Now
 	Logger          *slog.Logger      // default discards
@@ -81,8 +83,8 @@ type Provider struct {
 	log        *slog.Logger
 }
 
-// New discovers the provider at cfg.IssuerURL and returns a Provider for it. client may be nil for a
-// default client with cfg.Timeout.
+// New discovers the provider at cfg.IssuerURL and returns a Provider for it. client may be nil for
+// HTTPClient(cfg.Timeout, cfg.RootCAs); a client given is used as it is.
 func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
@@ -97,7 +99,7 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		cfg.GroupsClaim = "groups"
 	}
 	if client == nil {
-		client = &http.Client{Timeout: cfg.Timeout}
+		client = HTTPClient(cfg.Timeout, cfg.RootCAs)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
