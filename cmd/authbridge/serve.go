@@ -38,7 +38,9 @@ func serve(ctx context.Context, cfg *config.Config, ls server.Listeners, log *sl
 
 // serveOptions maps the configuration onto the wiring's options; closeStore closes the Redis client.
 func serveOptions(cfg *config.Config, ls server.Listeners, log *slog.Logger) (o server.Options, closeStore func(), err error) {
-	verifier, err := newVerifier(cfg, log)
+	reg := server.NewRegistry()
+	providerMetrics := login.NewMetrics(reg) // shared by the login provider and the bearer verifier
+	verifier, err := newVerifier(cfg, providerMetrics, log)
 	if err != nil {
 		return o, nil, err
 	}
@@ -62,7 +64,7 @@ func serveOptions(cfg *config.Config, ls server.Listeners, log *slog.Logger) (o 
 			IssuerURL: c.IssuerURL, ClientID: c.ClientID, ClientSecret: c.ClientSecret.Reveal(),
 			RedirectURL: c.RedirectURL, Scopes: c.Scopes, Audience: c.Audience, ExtraAuthParams: c.ExtraAuthParams,
 			GroupsClaim: c.GroupsClaim, Logout: login.LogoutMode(c.Logout), Timeout: c.Timeout,
-			AllowUnverifiedEmail: c.AllowUnverifiedEmail,
+			RootCAs: c.RootCAs, AllowUnverifiedEmail: c.AllowUnverifiedEmail, Metrics: providerMetrics,
 		},
 		Engine: authz.Options{
 			Cookie: authz.CookieOptions{Name: s.Cookie.Name, Domain: s.Cookie.Domain, Secure: s.Cookie.Secure},
@@ -78,6 +80,8 @@ func serveOptions(cfg *config.Config, ls server.Listeners, log *slog.Logger) (o 
 		Fronts:     forwardauth.Options{TrustedProxies: cfg.TrustedProxyPrefixes},
 		AdminToken: cfg.Admin.Token.Reveal(),
 		Listeners:  ls,
+		Registry:   reg,
+		Version:    version,
 		Logger:     log,
 	}, closeStore, nil
 }
@@ -114,7 +118,7 @@ func newStore(c config.Session, log *slog.Logger) (session.Store, func(), error)
 	}
 	client, err := session.NewRedisClient(session.RedisOptions{
 		URL: c.Redis.URL, Addrs: c.Redis.Addrs, MasterName: c.Redis.MasterName, Password: c.Redis.Password.Reveal(),
-		Timeout: c.Redis.Timeout,
+		Timeout: c.Redis.Timeout, TLSConfig: c.Redis.TLS.Config,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/authbridge/authbridge/internal/redistest"
+	"github.com/authbridge/authbridge/internal/testca"
 	"github.com/authbridge/authbridge/pkg/config"
 	"github.com/authbridge/authbridge/pkg/devidp"
 	"github.com/authbridge/authbridge/pkg/server"
@@ -37,6 +39,7 @@ type instance struct {
 	idp               *devidp.IDP
 	logs              *logbuf.Buffer
 	stop              func() error
+	browser           http.RoundTripper // the test browser's transport; nil: http.DefaultTransport
 }
 
 const (
@@ -54,17 +57,42 @@ func listen(t *testing.T) net.Listener {
 
 func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	t.Helper()
-	return startTuned(t, tokenTTL, nil, env...)
+	return startWith(t, tokenTTL, nil, nil, env...)
 }
 
 // startTuned is start with the server's options adjusted by tune (nil: as serve builds them).
 func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options), env ...string) *instance {
 	t.Helper()
-	rs := redistest.Start(t)
+	return startWith(t, tokenTTL, nil, tune, env...)
+}
+
+// startWith is startTuned with, when ca is set, the provider served over https and Redis over TLS
+// requiring a client certificate, both with certificates from ca, and authbridge given ca and its client
+// pair through oidc.ca_file and session.redis.tls.*.
+func startWith(t *testing.T, tokenTTL time.Duration, ca *testca.CA, tune func(*server.Options), env ...string) *instance {
+	t.Helper()
+	var rs *redistest.Server
+	redisURL := ""
+	idpSrv := httptest.NewUnstartedServer(nil)
+	var browser http.RoundTripper
+	if ca == nil {
+		rs = redistest.Start(t)
+		redisURL = rs.URL()
+		idpSrv.Start()
+	} else {
+		srv, cli := ca.Server(t, "redis"), ca.Client(t, "authbridge")
+		rs = redistest.StartTLS(t, redistest.TLS{CertFile: srv.CertFile, KeyFile: srv.KeyFile, CAFile: ca.CAFile, RequireClientCert: true})
+		redisURL = rs.TLSURL()
+		env = append(env, "AUTHBRIDGE_OIDC_CA_FILE="+ca.CAFile, "AUTHBRIDGE_SESSION_REDIS_TLS_CA_FILE="+ca.CAFile,
+			"AUTHBRIDGE_SESSION_REDIS_TLS_CERT_FILE="+cli.CertFile, "AUTHBRIDGE_SESSION_REDIS_TLS_KEY_FILE="+cli.KeyFile)
+		idpSrv.TLS = ca.ServerTLS(t, "idp")
+		idpSrv.StartTLS()
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		browser = tr
+	}
 	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
 	httpURL := "http://" + ls.HTTP.Addr().String()
-
-	idpSrv := httptest.NewServer(nil)
 	t.Cleanup(idpSrv.Close)
 	idp, err := devidp.New(devidp.Options{
 		Issuer: idpSrv.URL + "/",
@@ -86,7 +114,7 @@ func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options)
 		"AUTHBRIDGE_OIDC_CLIENT_SECRET=" + testSecret,
 		"AUTHBRIDGE_OIDC_REDIRECT_URL=" + httpURL + "/oauth2/callback",
 		"AUTHBRIDGE_OIDC_AUDIENCE=https://api.test",
-		"AUTHBRIDGE_SESSION_REDIS_URL=" + rs.URL(),
+		"AUTHBRIDGE_SESSION_REDIS_URL=" + redisURL,
 		"AUTHBRIDGE_SESSION_COOKIE_SECRET=" + testCookieSecret,
 		"AUTHBRIDGE_SESSION_COOKIE_SECURE=false",
 		"AUTHBRIDGE_REDIRECT_ALLOWED_DOMAINS=127.0.0.1,app.test",
@@ -108,7 +136,7 @@ func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options)
 		idpURL: idpSrv.URL,
 		http:   httpURL, forwardAuth: "http://" + ls.ForwardAuth.Addr().String(),
 		grpc: ls.GRPC.Addr().String(), admin: "http://" + ls.Admin.Addr().String(),
-		redis: rs, idp: idp, idpSrv: idpSrv, logs: logs,
+		redis: rs, idp: idp, idpSrv: idpSrv, logs: logs, browser: browser,
 		stop: sync.OnceValue(func() error {
 			cancel()
 			select {
@@ -134,7 +162,7 @@ func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options)
 // browserLogin logs in through /oauth2/start with a cookie-jar client, as a browser would.
 func browserLogin(t *testing.T, inst *instance) (*http.Client, *http.Cookie) {
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+	c := &http.Client{Jar: jar, Transport: inst.browser, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
 		if r.URL.Path == "/after" {
 			return http.ErrUseLastResponse
 		}
@@ -221,8 +249,8 @@ func TestServeLoginAllowAndRedisOutage(t *testing.T) {
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(resp2.Body)
 	resp2.Body.Close()
-	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="allow"}`)
-	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="error"}`)
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="allow",reason="session"} `)
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="error",reason="unavailable"} `)
 	require.Contains(t, string(metrics), `authbridge_decision_duration_seconds_bucket{front="forwardauth"`)
 
 	require.NoError(t, inst.stop())

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/netip"
 	"net/url"
@@ -86,6 +88,12 @@ type OIDC struct {
 	// none.
 	Logout  string        `yaml:"logout" doc:"provider logout: auto, oidc, auth0 or none"`
 	Timeout time.Duration `yaml:"timeout" doc:"timeout of each call to the provider (discovery, JWKS, token); must be positive"`
+	// CAFile is for a provider behind a private CA: its certificates replace the system roots for every
+	// call to the provider and to bearer.extra_issuers, so that only the named CAs are trusted. Load reads
+	// it into RootCAs.
+	CAFile string `yaml:"ca_file" doc:"PEM file of the CA(s) the provider's certificate chains to (private CA); replaces the system roots for provider calls"`
+	// RootCAs is CAFile read. Load fills it; it has no key of its own. Nil means the system roots.
+	RootCAs *x509.CertPool `yaml:"-"`
 	// AllowUnverifiedEmail: off, an unverified address counts for nothing (policy.email_domains refuses the
 	// user, the upstream gets an empty X-Auth-Request-Email), since anyone can sign up with somebody else's
 	// address at a provider that lets unverified accounts log in (Auth0 database connections do). A malformed
@@ -135,6 +143,28 @@ type Redis struct {
 	// Timeout: a Redis that does not answer within it (down, or stalled with its connections open) counts as
 	// unreachable, inside the gateway's own timeout (Envoy's ext_authz default is 200ms).
 	Timeout time.Duration `yaml:"timeout" doc:"bound on each Redis command (pool wait, dial, retries, reply); a slower Redis is a 503; keep below the gateway's check timeout; must be positive"`
+	TLS     RedisTLS      `yaml:"tls"`
+}
+
+// RedisTLS is how authbridge talks TLS to Redis (session.redis.tls.*): to every server, and to the
+// Sentinels too. TLS is on with a rediss:// URL, or with Enabled for Addrs; a redis:// URL with any
+// session.redis.tls key is an error.
+type RedisTLS struct {
+	Enabled bool   `yaml:"enabled" doc:"TLS to session.redis.addrs (Sentinel, Cluster); a rediss:// url turns it on by itself"`
+	CAFile  string `yaml:"ca_file" doc:"PEM file of the CA(s) Redis's certificate chains to; replaces the system roots"`
+	// CertFile is presented to a Redis started with tls-auth-clients yes.
+	CertFile string `yaml:"cert_file" doc:"PEM client certificate for a Redis that requires one; needs key_file"`
+	KeyFile  string `yaml:"key_file" doc:"PEM private key of session.redis.tls.cert_file"`
+	// ServerName is for a Redis dialled by IP address, or by a name its certificate does not carry.
+	ServerName string `yaml:"server_name" doc:"name Redis's certificate must carry when it is not the host dialled"`
+	// Config is the TLS client configuration built from the keys above, or nil when TLS is off. Load
+	// fills it; it has no key of its own.
+	Config *tls.Config `yaml:"-"`
+}
+
+// TLSOn reports whether authbridge dials Redis with TLS.
+func (r Redis) TLSOn() bool {
+	return r.TLS.Enabled || strings.HasPrefix(strings.ToLower(r.URL), "rediss://")
 }
 
 // Cookie is the session cookie's attributes (session.cookie.*). The cookie is always HttpOnly,

@@ -9,7 +9,7 @@ import (
 	"os"
 	"reflect"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Load builds a Config from the YAML file at path ("" means no file), then the AUTHBRIDGE_* variables in
@@ -43,6 +43,7 @@ func Load(path string, environ []string) (*Config, error) {
 	errs = append(errs, c.applyEnv(environ)...)
 	c.resolve()
 	errs = append(errs, c.readSecretFiles()...)
+	errs = append(errs, c.readTLSFiles()...)
 	errs = append(errs, c.validate()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

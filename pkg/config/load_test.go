@@ -66,6 +66,13 @@ func TestLoadInvalidFiles(t *testing.T) {
 		{"bearer_issuers_without_audiences.yaml", ErrInvalidValue, "bearer.extra_issuers: has no effect without bearer.audiences"},
 		{"bad_bearer_audience.yaml", ErrInvalidValue, `bearer.audiences: "https://api.example.com " is not an audience`},
 		{"syntax_error.yaml", ErrInvalidValue, "testdata/syntax_error.yaml:2:15: config: invalid value: yaml syntax: mapping value is not allowed"},
+		{"oidc_ca_missing.yaml", ErrInvalidValue, "oidc.ca_file: read CA file: open testdata/no_such_ca.pem: no such file"},
+		{"oidc_ca_not_pem.yaml", ErrInvalidValue, `oidc.ca_file: CA file "testdata/client_secret.txt" holds no PEM certificate`},
+		{"redis_tls_missing_ca.yaml", ErrInvalidValue, "session.redis.tls.ca_file: read CA file: open testdata/no_such_ca.pem"},
+		{"redis_tls_missing_pair.yaml", ErrInvalidValue, `session.redis.tls.cert_file "testdata/no_such_client.pem", key_file "testdata/no_such_client-key.pem": open testdata/no_such_client.pem`},
+		{"redis_tls_cert_without_key.yaml", ErrMissing, "session.redis.tls.key_file: session.redis.tls.cert_file and key_file go together"},
+		{"redis_tls_plain_url.yaml", ErrInvalidValue, "session.redis.tls.ca_file: session.redis.url is redis:// (no TLS); use a rediss:// URL"},
+		{"redis_tls_addrs_off.yaml", ErrInvalidValue, "session.redis.tls.ca_file: TLS is off: set session.redis.tls.enabled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	goyaml "github.com/goccy/go-yaml"
 	goyamlparser "github.com/goccy/go-yaml/parser"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // located is a problem at a place in the config file. Load prefixes its message with file:line:column,

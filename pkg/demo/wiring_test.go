@@ -69,7 +69,7 @@ func TestDemoMetrics(t *testing.T) {
 	status, _, _ := get(t, http.DefaultClient, s.urls.App+"api/whoami", "application/json")
 	require.Equal(t, http.StatusUnauthorized, status)
 	m := metrics(t, s)
-	require.Contains(t, m, `authbridge_decisions_total{front="extauthz",outcome="deny"} 1`)
+	require.Contains(t, m, `authbridge_decisions_total{front="extauthz",outcome="deny",reason="unauthenticated"} 1`)
 	require.Contains(t, m, "authbridge_ready 1")
 	status, _, _ = get(t, http.DefaultClient, s.urls.Admin+"readyz", "text/plain")
 	require.Equal(t, http.StatusOK, status)

@@ -116,6 +116,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Request) {
+	var newID bool
+	if req.RequestID, newID = authz.RequestID(r.Header.Get(authz.HeaderRequestID)); newID {
+		// Returned on every answer: Traefik passes it upstream when it is in authResponseHeaders, and a
+		// refused client sees it; either way the id in the decision log can be found again.
+		w.Header().Set(authz.HeaderRequestID, req.RequestID)
+	}
+	// Traefik and Caddy copy the client's request headers, with their own trace context, onto this one.
+	req.TraceParent, req.TraceState = r.Header.Get("Traceparent"), r.Header.Get("Tracestate")
 	d, err := h.engine.Decide(r.Context(), req)
 	if err != nil {
 		// Fail closed, and leave every cookie alone: the session may be fine once the store is back.
@@ -165,11 +173,11 @@ func routeParam(r *http.Request, uri string) (string, error) {
 // cookie is set or cleared and no login starts. Behind nginx's auth_request, which understands only 2xx,
 // 401 and 403, the 400 becomes a 500 for the client: it still fails closed and starts no login.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, front string, err error) {
-	status, body := http.StatusBadRequest, "bad request\n"
+	status, body, why := http.StatusBadRequest, "bad request\n", authz.RefusedBadRequest
 	var re *authz.RequestError
 	switch {
 	case errors.Is(err, errUntrusted):
-		status, body = http.StatusForbidden, "forbidden: this listener answers trusted gateways only\n"
+		status, body, why = http.StatusForbidden, "forbidden: this listener answers trusted gateways only\n", authz.RefusedUntrusted
 		h.log.Warn("request refused: peer is not in trusted_proxies", "front", front, "peer", r.RemoteAddr)
 	case errors.As(err, &re):
 		body = "bad request: " + re.Reason + "\n"
@@ -177,6 +185,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, front string, e
 	default:
 		h.log.Warn("request refused", "front", front, "err", err, "peer", r.RemoteAddr)
 	}
+	h.engine.Refused(front, why)
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")

@@ -14,7 +14,6 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -55,10 +54,11 @@ type Options struct {
 	// AdminToken turns on the session admin API on the admin listener; empty leaves it off.
 	AdminToken string
 	Listeners  Listeners
-	// Registry receives every metric and is served at /metrics; nil is a new one with the Go and
-	// process collectors.
+	// Registry receives every metric and is served at /metrics; nil is NewRegistry().
 	Registry *prometheus.Registry
-	Logger   *slog.Logger // nil discards
+	// Version labels authbridge_build_info (with the VCS revision and Go version the binary carries).
+	Version string
+	Logger  *slog.Logger // nil discards
 }
 
 // Listeners are the four listeners, opened by the caller (all required). Run closes them; if New fails
@@ -84,21 +84,36 @@ type Server struct {
 	browser  *http.Server // Listeners.HTTP
 	gateway  *http.Server // Listeners.ForwardAuth
 	admin    *http.Server // Listeners.Admin
+	// flushTraces sends the spans still buffered, once the servers have stopped.
+	flushTraces func()
 }
 
 // New discovers the provider and builds every part; nothing listens to requests before Run.
-func New(ctx context.Context, o Options) (*Server, error) {
+func New(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Registry == nil {
-		o.Registry = prometheus.NewRegistry()
-		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	flush, err := setupTracing(ctx, &o) // first: discovery at start-up is traced too
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{o: o, log: o.Logger, sessions: session.NewSessions(o.Store)}
+	defer func() {
+		if err != nil {
+			flush()
+		}
+	}()
+	if o.Registry == nil {
+		o.Registry = NewRegistry()
+	}
+	registerBuildInfo(o.Registry, o.Version)
+	if o.Login.Metrics == nil {
+		o.Login.Metrics = login.NewMetrics(o.Registry)
+	}
+	s := &Server{o: o, log: o.Logger, sessions: session.NewSessions(o.Store), flushTraces: flush}
+	s.sessions.EnableMetrics(o.Registry)
 	if o.Cache.TTL > 0 {
 		s.sessions.EnableCache(o.Cache)
 	}
@@ -162,6 +177,7 @@ func (o *Options) check() error {
 // DrainTimeout to finish, and the listeners close. It runs the background work beside the servers:
 // the session cache's invalidation, the readiness probes and the store's own Run, if it has one.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.flushTraces()
 	s.ready.Check(ctx)
 	ls := s.o.Listeners
 	g, gctx := errgroup.WithContext(ctx)

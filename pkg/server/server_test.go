@@ -185,7 +185,7 @@ func TestAdminListener(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, code)
 	code, metrics := get(t, f.admin+"/metrics", nil)
 	require.Equal(t, http.StatusOK, code)
-	for _, want := range []string{`authbridge_decisions_total{front="forwardauth",outcome="deny"} 1`, "authbridge_ready 1",
+	for _, want := range []string{`authbridge_decisions_total{front="forwardauth",outcome="deny",reason="unauthenticated"} 1`, "authbridge_ready 1",
 		"go_goroutines", "process_"} {
 		require.Contains(t, metrics, want)
 	}

@@ -72,6 +72,8 @@ type cache struct {
 	mu  sync.RWMutex
 	m   map[[sha256.Size]byte]*cacheEntry // by session hash, so a hit builds no key string
 	clk clock                             // the entries in eviction order; under mu like m
+
+	met *metrics // nil unless the Sessions has metrics
 }
 
 func newCache(o CacheOptions, shared bool) *cache {
@@ -95,22 +97,22 @@ func (c *cache) live(now time.Time) bool {
 	return !c.shared || now.Sub(c.base) < time.Duration(c.confirmed.Load())+CacheLivenessBound
 }
 
-// get returns the cached session, shared and read-only, or nil.
-func (c *cache) get(key [sha256.Size]byte) *Session {
+// get returns the cached session, shared and read-only, or nil, and how the lookup went.
+func (c *cache) get(key [sha256.Size]byte) (*Session, lookup) {
 	now := c.o.Now()
 	if !c.live(now) {
-		return nil
+		return nil, lookupBypassed
 	}
 	c.mu.RLock()
 	e, ok := c.m[key]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
-		return nil
+		return nil, lookupMiss
 	}
 	if !e.used.Load() { // a store only the first time: hot entries are not written on every hit
 		e.used.Store(true)
 	}
-	return e.s
+	return e.s, lookupHit
 }
 
 // put remembers s for the cache TTL, never past the access token's expiry or the session's idle or
@@ -152,6 +154,7 @@ func (c *cache) drop(key string) {
 		c.remove(e)
 	}
 	c.mu.Unlock()
+	c.met.invalidate(false)
 }
 
 // confirm records that the invalidation channel was current as of sent. Coming back after a gap (lost,
@@ -177,6 +180,7 @@ func (c *cache) clear() {
 	c.seq.Add(1)
 	c.reset()
 	c.mu.Unlock()
+	c.met.invalidate(true)
 }
 
 // sweep removes expired entries.
@@ -197,6 +201,7 @@ func (c *cache) sweep() {
 func (m *Sessions) EnableCache(o CacheOptions) {
 	_, shared := m.store.(Notifier) // without one, local invalidation is all there is
 	m.cache = newCache(o, shared)
+	m.cache.met = m.met
 }
 
 // Run keeps the cache honest until ctx is done: it listens for other replicas' changes and sweeps

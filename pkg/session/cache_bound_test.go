@@ -63,9 +63,9 @@ func TestCacheBoundUnder100kSessions(t *testing.T) {
 			for i := range 100_000 {
 				k := keyOf(i)
 				c.put(k, record(shared, tt.recordBytes), c.seq.Load())
-				require.True(t, c.get(k) != nil, "the newest entry is kept")
+				require.True(t, cached(c, k) != nil, "the newest entry is kept")
 				if i%3 == 0 {
-					c.get(keyOf(i / 2)) // older sessions coming back
+					cached(c, keyOf(i/2)) // older sessions coming back
 				}
 				if i%25_000 == 0 && len(c.m) < 50_000 { // the books of a larger map are checked once, at the end
 					checkBound(t, c)
@@ -99,7 +99,7 @@ func TestCacheEvictionKeepsRecentlyUsed(t *testing.T) {
 			}
 			if tt.hit {
 				for i := 0; i < 1000; i += 10 {
-					require.True(t, c.get(keyOf(i)) != nil)
+					require.True(t, cached(c, keyOf(i)) != nil)
 				}
 			}
 			for i := 1000; i < 1500; i++ {
@@ -135,7 +135,7 @@ func TestCacheBoundBookkeeping(t *testing.T) {
 
 	put(9, 8192) // larger than the whole bound
 	checkBound(t, c)
-	require.True(t, c.get(keyOf(9)) == nil)
+	require.True(t, cached(c, keyOf(9)) == nil)
 	require.Len(t, c.m, 4, "an oversized entry evicts nothing")
 
 	c.drop(keyString(keyOf(1)))
@@ -151,7 +151,7 @@ func TestCacheBoundBookkeeping(t *testing.T) {
 	c.sweep()
 	checkBound(t, c)
 	require.Len(t, c.m, 1, "the sweep removed the expired entries")
-	require.True(t, c.get(keyOf(6)) != nil)
+	require.True(t, cached(c, keyOf(6)) != nil)
 
 	c.clear()
 	checkBound(t, c)
@@ -175,7 +175,7 @@ func BenchmarkCacheHit(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if c.get(keyOf(i%10_000)) == nil {
+			if cached(c, keyOf(i%10_000)) == nil {
 				b.Fatal("miss")
 			}
 			i++
