@@ -92,6 +92,7 @@ func (c *cache) evict() {
 			e.used.Store(false)
 		default:
 			c.remove(e)
+			c.met.evict()
 			return
 		}
 	}

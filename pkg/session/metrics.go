@@ -51,6 +51,7 @@ type metrics struct {
 	lookups     [numLookups]prometheus.Counter
 	invalidKey  prometheus.Counter // one session dropped (changed here or announced by another replica)
 	invalidated prometheus.Counter // the whole cache emptied (the invalidation channel was lost)
+	evicted     prometheus.Counter // an entry made room for another (the cache is at its bound)
 }
 
 // EnableMetrics registers the session store and cache metrics with reg and starts recording them: the
@@ -74,8 +75,13 @@ func (m *Sessions) EnableMetrics(reg prometheus.Registerer) {
 		Name: "authbridge_session_cache_invalidations_total",
 		Help: "Session cache invalidations: one session (key) or the whole cache after the invalidation channel was lost (all).",
 	}, []string{"scope"})
-	reg.MustRegister(latency, errs, lookups, invalidations)
-	met := &metrics{invalidKey: invalidations.WithLabelValues("key"), invalidated: invalidations.WithLabelValues("all")}
+	evictions := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authbridge_session_cache_evictions_total",
+		Help: "Session cache entries evicted to keep the cache within session.cache_max_entries and session.cache_max_mib.",
+	})
+	reg.MustRegister(latency, errs, lookups, invalidations, evictions)
+	met := &metrics{invalidKey: invalidations.WithLabelValues("key"), invalidated: invalidations.WithLabelValues("all"),
+		evicted: evictions}
 	for i, n := range opNames {
 		met.latency[i], met.errors[i] = latency.WithLabelValues(n), errs.WithLabelValues(n)
 	}
@@ -102,6 +108,12 @@ func (m *metrics) done(o op, start time.Time, err error) {
 func (m *metrics) looked(l lookup) {
 	if m != nil {
 		m.lookups[l].Inc()
+	}
+}
+
+func (m *metrics) evict() {
+	if m != nil {
+		m.evicted.Inc()
 	}
 }
 

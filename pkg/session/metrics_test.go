@@ -181,3 +181,27 @@ func redisClient(t *testing.T, srv *redistest.Server) redis.UniversalClient {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// TestCacheMetricsEvictions: an entry evicted to keep the cache within its bound is counted.
+func TestCacheMetricsEvictions(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewSessions(NewMemoryStore(nil))
+	m.EnableCache(CacheOptions{TTL: time.Hour, MaxEntries: 2})
+	m.EnableMetrics(reg)
+	ctx := t.Context()
+	for i := range 3 {
+		tk := newTicket(t)
+		require.NoError(t, m.Save(ctx, tk, &Session{Subject: "alice", CreatedAt: time.Now(), Touched: time.Now()}, time.Hour))
+		_, err := m.Load(ctx, tk)
+		require.NoError(t, err)
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		evicted := -1.0
+		for _, mf := range mfs {
+			if mf.GetName() == "authbridge_session_cache_evictions_total" {
+				evicted = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		require.EqualValues(t, max(0, i-1), evicted, "after %d sessions", i+1)
+	}
+}
