@@ -71,7 +71,7 @@ func serveOptions(cfg *config.Config, ls server.Listeners, log *slog.Logger) (o 
 			Lifetimes: authz.Lifetimes{
 				Idle: s.IdleTimeout, Max: s.MaxLifetime, RefreshAhead: s.RefreshAhead, Login: s.LoginTimeout,
 			},
-			Refresh:   authz.RefreshOptions{Wait: s.RefreshWait, ReuseWindow: s.RefreshReuseWindow},
+			Refresh:   authz.RefreshOptions{Wait: s.RefreshWait, ReuseWindow: s.RefreshReuseWindow, Rate: c.RefreshRate},
 			Policy:    policyOf(cfg.Policy),
 			Redirects: authz.Domains(cfg.RedirectDomains()),
 			LoginKeys: s.Cookie.Keys(), // none with the memory store: a random key, one process

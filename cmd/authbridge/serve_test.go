@@ -369,18 +369,23 @@ func TestServeOptionsZeros(t *testing.T) {
 		"AUTHBRIDGE_SESSION_REFRESH_AHEAD=0",
 		"AUTHBRIDGE_SESSION_REFRESH_REUSE_WINDOW=0",
 		"AUTHBRIDGE_SESSION_LOGINS_PER_CLIENT=0",
+		"AUTHBRIDGE_OIDC_REFRESH_RATE=0",
 	)
 	require.Zero(t, o.Cache.TTL, "server.Options.Cache: a zero TTL turns the cache off")
 	require.Zero(t, o.Engine.Lifetimes.RefreshAhead, "authz: refresh only once expired")
 	require.Zero(t, o.Engine.Refresh.ReuseWindow, "authz: the provider has no reuse window")
+	require.Zero(t, o.Engine.Refresh.Rate, "authz: no limit on refresh calls")
 	require.Empty(t, cfg.Warnings(), "logins_per_client 0 is as good as absent")
 }
 
-// TestServeOptionsCacheBound: the cache's bounds reach the session cache, the MiB as bytes.
-func TestServeOptionsCacheBound(t *testing.T) {
-	o, _ := serveOptionsOf(t, "AUTHBRIDGE_SESSION_CACHE_MAX_ENTRIES=7", "AUTHBRIDGE_SESSION_CACHE_MAX_MIB=3")
+// TestServeOptionsBounds: the cache's bounds reach the session cache (the MiB as bytes), the refresh
+// rate the engine.
+func TestServeOptionsBounds(t *testing.T) {
+	o, _ := serveOptionsOf(t, "AUTHBRIDGE_SESSION_CACHE_MAX_ENTRIES=7", "AUTHBRIDGE_SESSION_CACHE_MAX_MIB=3",
+		"AUTHBRIDGE_OIDC_REFRESH_RATE=9")
 	require.Equal(t, 7, o.Cache.MaxEntries)
 	require.Equal(t, int64(3<<20), o.Cache.MaxBytes)
+	require.Equal(t, 9, o.Engine.Refresh.Rate)
 }
 
 // serveOptionsOf is serve's wiring for a minimal memory-store configuration plus env, on free listeners.

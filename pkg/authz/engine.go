@@ -47,6 +47,9 @@ type RefreshOptions struct {
 	// refresh with the old token inside this window, so the lease is kept short enough to expire well
 	// within it.
 	ReuseWindow time.Duration
+	// Rate bounds this replica's refresh calls to the token endpoint, per second; 0 means no limit. A
+	// refresh whose turn would come later than Wait is put off while the access token still works.
+	Rate int
 }
 
 // Options configure an Engine.
@@ -85,6 +88,7 @@ type Engine struct {
 	refreshes   singleflight.Group // one refresh per session per process
 	tracer      trace.Tracer       // nil when tracing is off
 	subjectKey  []byte             // keys the subject hash of the decision log
+	tokenRate   *tokenRate         // nil without Refresh.Rate
 }
 
 // New returns an Engine. Sessions and Provider are required.
@@ -114,6 +118,7 @@ func New(o Options) (*Engine, error) {
 		e.tracer = o.Tracing.Tracer(tracerName)
 	}
 	e.subjectKey = subjectKey(o.LoginKeys)
+	e.tokenRate = newTokenRate(o.Refresh.Rate)
 	if e.o.Lifetimes.Login <= 0 {
 		e.o.Lifetimes.Login = 10 * time.Minute
 	}

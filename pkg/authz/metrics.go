@@ -108,11 +108,12 @@ const (
 	refreshProviderDown                      // the provider did not answer (or answered 5xx)
 	refreshStoreError                        // the store did not answer
 	refreshSessionGone                       // the session ended meanwhile (signed out)
+	refreshRateLimited                       // put off (token still valid) or given up waiting for the token endpoint's rate
 	numRefreshResults
 )
 
 var refreshResults = [numRefreshResults]string{"ok", "waited", "invalid_grant", "lease_lost", "wait_timeout",
-	"provider_down", "store_error", "session_gone"}
+	"provider_down", "store_error", "session_gone", "rate_limited"}
 
 // logoutResult is how one back-channel logout ended.
 type logoutResult uint8

@@ -145,6 +145,25 @@ func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *se
 		return s, refreshWaited, nil
 	}
 	stop := e.keepLease(ctx, lease)
+	// While the token still works, a refresh that would wait for its turn longer than a request waits for
+	// a refresh is put off: the token is used as it is, and a later check refreshes it. An expired token
+	// waits as long as this refresh may run.
+	maxWait := e.o.Refresh.Wait
+	if !e.now().Before(s.Expiry) {
+		maxWait = time.Hour
+		if d, ok := ctx.Deadline(); ok {
+			maxWait = time.Until(d)
+		}
+	}
+	wait, ok := e.tokenRate.reserve(e.now(), maxWait)
+	if !ok {
+		stop()
+		return s, refreshRateLimited, nil
+	}
+	if err := sleep(ctx, wait); err != nil {
+		stop()
+		return nil, refreshRateLimited, err
+	}
 	tok, err := e.o.Provider.Refresh(ctx, s.RefreshToken)
 	lost := stop()
 	if err != nil {

@@ -273,3 +273,33 @@ func TestRefreshWriteRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshRate: with Refresh.Rate, refresh calls keep to the rate. A session whose turn comes later
+// than Refresh.Wait keeps its still-valid token (allowed, not signed out) and is refreshed by a later
+// check; one whose token has expired waits for its turn and is then refreshed.
+func TestRefreshRate(t *testing.T) {
+	env := enginetest.New(t, enginetest.Options{TokenTTL: 10 * time.Minute,
+		Engine: authz.Options{Refresh: authz.RefreshOptions{Rate: 1, Wait: 100 * time.Millisecond}}})
+	calls := func() int { return env.IDP.Stats().TokenCalls["refresh_token"] }
+	c1, _ := env.Login(t, "/")
+	c2, _ := env.Login(t, "/")
+	old1, old2 := allow(t, env, c1), allow(t, env, c2)
+
+	env.Clock.Advance(9*time.Minute + 30*time.Second) // both due, neither expired
+	require.NotEqual(t, old1, allow(t, env, c1), "the first refresh goes at once")
+	require.Equal(t, old2, allow(t, env, c2), "the second would wait a second: put off, the token still works")
+	require.Equal(t, 1, calls())
+	env.Clock.Advance(time.Second)
+	require.NotEqual(t, old2, allow(t, env, c2), "its turn has come")
+	require.Equal(t, 2, calls())
+
+	c3, _ := env.Login(t, "/")
+	c4, _ := env.Login(t, "/")
+	old3, old4 := allow(t, env, c3), allow(t, env, c4)
+	env.Clock.Advance(11 * time.Minute) // both expired
+	require.NotEqual(t, old3, allow(t, env, c3))
+	start := time.Now()
+	require.NotEqual(t, old4, allow(t, env, c4), "an expired token waits for its turn, then is refreshed")
+	require.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond, "it waited for the next second")
+	require.Equal(t, 4, calls())
+}

@@ -88,6 +88,9 @@ type OIDC struct {
 	// none.
 	Logout  string        `yaml:"logout" doc:"provider logout: auto, oidc, auth0 or none"`
 	Timeout time.Duration `yaml:"timeout" doc:"timeout of each call to the provider (discovery, JWKS, token); must be positive"`
+	// RefreshRate spreads a storm of tokens expiring together (a deployment, a morning) instead of letting
+	// the provider answer 429; no session ends for it, an expired token's check waits for its turn or gets 503.
+	RefreshRate int `yaml:"refresh_rate" doc:"most token refreshes a second this replica asks of the provider (Auth0's free plan: 30 a second per tenant, shared by the replicas); a refresh that would wait longer than refresh_wait is put off while the token works; 0 means no limit"`
 	// CAFile is for a provider behind a private CA: its certificates replace the system roots for every
 	// call to the provider and to bearer.extra_issuers, so that only the named CAs are trusted. Load reads
 	// it into RootCAs.
@@ -284,6 +287,7 @@ func defaults() *Config {
 			GroupsClaim: "groups",
 			Logout:      "auto",
 			Timeout:     5 * time.Second,
+			RefreshRate: 30,
 		},
 		Session: Session{
 			Store:        "redis",

@@ -189,6 +189,7 @@ func TestRedirectDomainsDefault(t *testing.T) {
 func TestZeroMeansOneThing(t *testing.T) {
 	tests := map[string]string{ // key → "refused", or the words of its help that say what 0 does
 		"oidc.timeout":                 "refused",
+		"oidc.refresh_rate":            "0 means no limit",
 		"session.redis.timeout":        "refused",
 		"session.idle_timeout":         "refused",
 		"session.max_lifetime":         "refused",

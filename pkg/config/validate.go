@@ -100,6 +100,9 @@ func (c *Config) validateOIDC(p *problems) {
 	if o.Timeout <= 0 {
 		p.invalid("oidc.timeout", "%s must be positive", fmtDuration(o.Timeout))
 	}
+	if o.RefreshRate < 0 {
+		p.invalid("oidc.refresh_rate", "%d must not be negative", o.RefreshRate)
+	}
 }
 
 func (c *Config) validateBearer(p *problems) {
