@@ -13,25 +13,19 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/login"
 )
 
 // clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = testkit.Clock
 
 // TestUnknownKidRefetchLimit: tokens with unknown kids, sent as ID tokens and as logout tokens at
 // once, make at most one JWKS fetch per KeyRefetchInterval for the whole Provider (review: 30 forged
 // logout tokens made 30 fetches); a real key rotation is picked up once the interval has passed.
 func TestUnknownKidRefetchLimit(t *testing.T) {
 	p := newProvider(t)
-	clk := &clock{t: now}
+	clk := testkit.NewClock(now)
 	lp := p.login(t, func(c *login.Config) { c.Now = clk.Now })
 	forger, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -109,7 +103,7 @@ func TestUnknownKidRefetchLimit(t *testing.T) {
 // is unknown for want of the set. The next due fetch finds the key.
 func TestKeysUnreachableUntilNextFetch(t *testing.T) {
 	p := newProvider(t)
-	clk := &clock{t: now}
+	clk := testkit.NewClock(now)
 	lp := p.login(t, func(c *login.Config) { c.Now = clk.Now })
 	p.hooks["/keys"] = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }
 	p.answer = func(*http.Request) (int, any) { return 200, tokenResponse(p.idToken(p.key, nil)) }
