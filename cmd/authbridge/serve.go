@@ -53,6 +53,10 @@ func serve(ctx context.Context, cfg *config.Config, ls listeners, log *slog.Logg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sessions := session.NewSessions(store)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "authbridge_session_records_unreadable_total",
+		Help: "Session records found in the store that could not be opened or decoded (read as logged out).",
+	}, func() float64 { return float64(sessions.Unreadable()) }))
 	if cfg.Session.CacheTTL > 0 {
 		sessions.EnableCache(session.CacheOptions{TTL: cfg.Session.CacheTTL, Idle: cfg.Session.IdleTimeout, Max: cfg.Session.MaxLifetime})
 	}

@@ -81,19 +81,22 @@ func TestSessionsLoadNotFound(t *testing.T) {
 	require.NoError(t, store.Put(ctx, short.storeKey(), []byte{1, 2, 3}, time.Hour))
 
 	tests := []struct {
-		name string
-		tk   Ticket
+		name       string
+		tk         Ticket
+		unreadable bool // a record is there, but it does not open: counted by Unreadable
 	}{
-		{"never saved", newTicket(t)},
-		{"same id, other key", otherKey},
-		{"record moved to another key", moved},
-		{"tampered ciphertext", tampered},
-		{"shorter than a nonce", short},
+		{"never saved", newTicket(t), false},
+		{"same id, other key", otherKey, false},
+		{"record moved to another key", moved, true},
+		{"tampered ciphertext", tampered, true},
+		{"shorter than a nonce", short, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := m.Unreadable()
 			_, err := m.Load(ctx, tt.tk)
 			require.ErrorIs(t, err, ErrNotFound)
+			require.Equal(t, tt.unreadable, m.Unreadable() == before+1, "counted as unreadable")
 		})
 	}
 }
