@@ -49,6 +49,8 @@ const (
 	cookieName = "faults"
 	clientID   = "faults"
 	audience   = "https://api.faults.test"
+	// sentinelMaster is the name the sentinels know the primary by.
+	sentinelMaster = "authbridge"
 	// storeTimeout is session.redis.timeout for every replica: the budget a decision has when Redis
 	// does not answer (below Envoy's 200 ms ext_authz default).
 	storeTimeout = 150 * time.Millisecond
@@ -152,7 +154,6 @@ func replicaEnv(p *provider, redisURL string, ports []int, extra ...string) []st
 		"AUTHBRIDGE_OIDC_AUDIENCE=" + audience,
 		"AUTHBRIDGE_OIDC_TIMEOUT=2s",
 		"AUTHBRIDGE_SESSION_STORE=redis",
-		"AUTHBRIDGE_SESSION_REDIS_URL=" + redisURL,
 		"AUTHBRIDGE_SESSION_REDIS_TIMEOUT=" + storeTimeout.String(),
 		"AUTHBRIDGE_SESSION_COOKIE_NAME=" + cookieName,
 		"AUTHBRIDGE_SESSION_COOKIE_SECRET=faults-cookie-secret-0123456789abcdef",
@@ -162,6 +163,9 @@ func replicaEnv(p *provider, redisURL string, ports []int, extra ...string) []st
 		"AUTHBRIDGE_LISTEN_GRPC=" + addr(ports[2]),
 		"AUTHBRIDGE_LISTEN_ADMIN=" + addr(ports[3]),
 		"AUTHBRIDGE_LOG_LEVEL=warn",
+	}
+	if redisURL != "" {
+		env = append(env, "AUTHBRIDGE_SESSION_REDIS_URL="+redisURL)
 	}
 	return append(env, extra...)
 }
@@ -220,16 +224,18 @@ func (r *replica) ready() error {
 // rig is one scenario's system: Redis (reached directly or through a fault proxy), the provider, and
 // authbridge replicas.
 type rig struct {
-	t        *testing.T
-	redis    *redistest.Server
-	proxy    *proxy // nil when the replicas reach Redis directly
-	idp      *provider
-	replicas []*replica
+	t         *testing.T
+	redis     *redistest.Server   // the primary
+	sentinels []*redistest.Server // with rigOptions.sentinel
+	proxy     *proxy              // nil when the replicas reach Redis directly
+	idp       *provider
+	replicas  []*replica
 }
 
 type rigOptions struct {
 	replicas int
 	proxy    bool     // put a fault proxy between the replicas and Redis
+	sentinel bool     // a Sentinel set: the primary, 2 Redis replicas, 3 sentinels (quorum 2)
 	env      []string // extra AUTHBRIDGE_ settings for every replica
 }
 
@@ -237,6 +243,20 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	r := &rig{t: t, redis: redistest.Start(t), idp: startProvider(t)}
 	redisURL := r.redis.URL()
+	env := o.env
+	if o.sentinel {
+		redistest.StartReplica(t, r.redis)
+		redistest.StartReplica(t, r.redis)
+		var addrs []string
+		for range 3 {
+			s := redistest.StartSentinelQuorum(t, r.redis, sentinelMaster, 2)
+			r.sentinels = append(r.sentinels, s)
+			addrs = append(addrs, s.Addr())
+		}
+		redisURL = ""
+		env = append([]string{"AUTHBRIDGE_SESSION_REDIS_ADDRS=" + strings.Join(addrs, ","),
+			"AUTHBRIDGE_SESSION_REDIS_MASTER_NAME=" + sentinelMaster}, env...)
+	}
 	if o.proxy {
 		r.proxy = startProxy(t, r.redis.Addr())
 		redisURL = "redis://" + r.proxy.addr()
@@ -246,7 +266,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.replicas = append(r.replicas, startReplica(t, replicaEnv(r.idp, redisURL, ports, o.env...)))
+		r.replicas = append(r.replicas, startReplica(t, replicaEnv(r.idp, redisURL, ports, env...)))
 	}
 	return r
 }

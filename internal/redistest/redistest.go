@@ -64,13 +64,32 @@ func StartCluster(t testing.TB) *Server {
 // StartSentinel runs a Redis Sentinel that monitors master under name, with a quorum of one.
 func StartSentinel(t testing.TB, master *Server, name string) *Server {
 	t.Helper()
+	return StartSentinelQuorum(t, master, name, 1)
+}
+
+// StartReplica runs a standalone redis-server that replicates master.
+func StartReplica(t testing.TB, master *Server) *Server {
+	t.Helper()
+	s := newServer(t)
+	s.argv = func() []string {
+		return append(s.baseArgs(), "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	}
+	s.launch()
+	return s
+}
+
+// StartSentinelQuorum runs a Redis Sentinel that monitors master under name and needs quorum sentinels
+// to agree that it is down. A failover is retried after 3 s, so a test sees one within seconds.
+func StartSentinelQuorum(t testing.TB, master *Server, name string, quorum int) *Server {
+	t.Helper()
 	s := newServer(t)
 	conf := filepath.Join(s.dir, "sentinel.conf")
 	s.argv = func() []string {
 		// Sentinel rewrites its config file, so it is written once and kept across restarts.
 		if _, err := os.Stat(conf); err != nil {
-			c := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n"+
-				"sentinel down-after-milliseconds %s 1000\n", s.port, s.dir, name, master.port, name)
+			c := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d %d\n"+
+				"sentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 3000\n",
+				s.port, s.dir, name, master.port, quorum, name, name)
 			if err := os.WriteFile(conf, []byte(c), 0o600); err != nil {
 				t.Fatalf("redistest: write sentinel config: %v", err)
 			}
