@@ -411,11 +411,14 @@ func (rp *replica) metric(t *testing.T, name string) float64 {
 
 // refused counts the cookies that both fronts refuse with a login (302 for a browser, 401 for an API
 // call), never a 5xx.
-func (r *rig) refused(cookies []string) int {
+func (r *rig) refused(cookies []string) int { return r.refusedOn(r.replicas[0], cookies) }
+
+// refusedOn is refused, asking rp.
+func (r *rig) refusedOn(rp *replica, cookies []string) int {
 	n := 0
 	for _, ck := range cookies {
-		g := r.replicas[0].checkGRPC(r.t.Context(), caller{validSession, ck, false})
-		h := r.replicas[0].checkHTTP(r.t.Context(), caller{validSession, ck, true})
+		g := rp.checkGRPC(r.t.Context(), caller{validSession, ck, false})
+		h := rp.checkHTTP(r.t.Context(), caller{validSession, ck, true})
 		if g.err == nil && h.err == nil && g.status == http.StatusFound && h.status == http.StatusUnauthorized {
 			n++
 		}

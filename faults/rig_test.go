@@ -101,19 +101,24 @@ type provider struct {
 	down atomic.Bool
 }
 
-func startProvider(t *testing.T) *provider {
+// startProvider runs the provider; tune, when set, changes its options first.
+func startProvider(t *testing.T, tune func(*devidp.Options)) *provider {
 	t.Helper()
 	p := &provider{srv: httptest.NewUnstartedServer(nil)}
 	issuer := "http://" + p.srv.Listener.Addr().String() + "/"
-	idp, err := devidp.New(devidp.Options{
+	o := devidp.Options{
 		Issuer:         issuer,
 		Clients:        []devidp.Client{{ID: clientID, Secret: "faults-secret", RedirectURIs: []string{"https://" + appHost + "/oauth2/callback"}}},
 		Users:          []devidp.User{{Username: "user", Password: rand.Text(), Email: "user@faults.test", Name: "User"}},
 		Audience:       audience,
 		AutoLogin:      "user",
-		AccessTokenTTL: time.Hour, // no refresh during a short run
+		AccessTokenTTL: time.Hour, // no refresh during a run unless tuned
 		IDTokenTTL:     time.Hour,
-	})
+	}
+	if tune != nil {
+		tune(&o)
+	}
+	idp, err := devidp.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,14 +239,15 @@ type rig struct {
 
 type rigOptions struct {
 	replicas int
-	proxy    bool     // put a fault proxy between the replicas and Redis
-	sentinel bool     // a Sentinel set: the primary, 2 Redis replicas, 3 sentinels (quorum 2)
+	proxy    bool // put a fault proxy between the replicas and Redis
+	sentinel bool // a Sentinel set: the primary, 2 Redis replicas, 3 sentinels (quorum 2)
+	provider func(*devidp.Options)
 	env      []string // extra AUTHBRIDGE_ settings for every replica
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, redis: redistest.Start(t), idp: startProvider(t)}
+	r := &rig{t: t, redis: redistest.Start(t), idp: startProvider(t, o.provider)}
 	redisURL := r.redis.URL()
 	env := o.env
 	if o.sentinel {
