@@ -425,3 +425,9 @@ func (r *rig) refusedOn(rp *replica, cookies []string) int {
 	}
 	return n
 }
+
+// goroutinesBack reports whether after is within 10 % of base, plus slack for the load's own requests in
+// flight at the moment of sampling (each holds a handler goroutine and, over HTTP/1.1, a connection's).
+func goroutinesBack(base, after procStats) bool {
+	return after.goroutines <= base.goroutines*1.1+2*workers
+}
