@@ -245,11 +245,14 @@ func (r *rig) startLoad(callers []caller, workers int, interval time.Duration) *
 				}
 				c := callers[rand.IntN(len(callers))]
 				rp := l.pick(i)
+				// The oracle judges by what held when the request left: a session that ends while its
+				// decision is in flight may be allowed by that decision.
+				valid := l.isValid(c)
 				o := rp.checkAny(ctx, c)
 				if ctx.Err() != nil {
 					return
 				}
-				l.record(c, o)
+				l.record(c, valid, o)
 			}
 		}()
 	}
@@ -278,10 +281,16 @@ func (l *load) rotate(k int, in bool) {
 	}
 }
 
-func (l *load) record(c caller, o outcome) {
+func (l *load) isValid(c caller) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.tallies[l.phase].add(c, c.kind == validSession && l.valid[c.cookie], o)
+	return c.kind == validSession && l.valid[c.cookie]
+}
+
+func (l *load) record(c caller, valid bool, o outcome) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tallies[l.phase].add(c, valid, o)
 }
 
 // setPhase starts tallying into a new phase.

@@ -16,8 +16,12 @@ import (
 func TestFault1_SentinelFailover(t *testing.T) {
 	r := newRig(t, rigOptions{sentinel: true})
 	cookies, ended := setup(r, 20, 4)
-	_, err := redistest.Do(r.redis.Addr(), "WAIT", "2", "5000") // the sessions are on both replicas
-	require.NoError(t, err)
+	// The sessions are on both replicas before the primary dies (the first sync can take a while).
+	for synced := ""; synced != "2"; {
+		var err error
+		synced, err = redistest.Do(r.redis.Addr(), "WAIT", "2", "1000")
+		require.NoError(t, err)
+	}
 	l := r.startLoad(mix(cookies, ended), workers, interval)
 	time.Sleep(time.Second)
 
