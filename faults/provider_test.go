@@ -131,3 +131,43 @@ func TestFault12_KilledBetweenRefreshAndWrite(t *testing.T) {
 	require.Zero(t, st.RevokedFamilies, "a refresh token reused outside the provider's window")
 	require.Equal(t, len(cookies), survived, "sessions continue")
 }
+
+// TestFault11_ClockSkew: the provider's clock is moved against authbridge's (the provider's, because a
+// Go binary reads the time through the vDSO, out of libfaketime's reach; only the difference matters to
+// token checks). Promise: inside the leeway (iat up to login.IssuedAtSkew = 60 s ahead) logins work;
+// beyond it the callback answers a clear error once, no redirect loop; sessions are unaffected.
+func TestFault11_ClockSkew(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	cookies, ended := setup(r, 20, 4)
+	l := r.startLoad(mix(cookies, ended), workers, interval)
+	time.Sleep(time.Second)
+	tests := []struct {
+		skew   time.Duration // provider minus authbridge
+		wantOK bool
+	}{
+		{-90 * time.Second, true}, // authbridge ahead: tokens look 90 s old, well inside their hour
+		{30 * time.Second, true},  // provider ahead inside the leeway
+		{90 * time.Second, false}, // provider ahead beyond it: iat in the future
+	}
+	for _, tc := range tests {
+		l.setPhase(tc.skew.String())
+		r.idp.skew.Store(int64(tc.skew))
+		var took time.Duration
+		st, err := r.loginWithCallback(r.replicas[0], func() {}, &took)
+		require.NoError(t, err)
+		t.Logf("FAULT %s skew=%s callback=%d", t.Name(), tc.skew, st)
+		if tc.wantOK {
+			require.Equal(t, http.StatusFound, st, "skew %s: login", tc.skew)
+		} else {
+			require.True(t, st >= 400 && st < 500, "skew %s: a 4xx error page, not a redirect (%d)", tc.skew, st)
+			require.Contains(t, r.replicas[0].proc.Log(), "in the future", "the log names the cause")
+		}
+		time.Sleep(time.Second)
+	}
+	r.idp.skew.Store(0)
+	ts := l.stop(t)
+	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
+	for p, tl := range ts {
+		require.GreaterOrEqual(t, tl.validSuccess(), 0.999, "sessions in phase %s", p)
+	}
+}

@@ -99,6 +99,7 @@ type provider struct {
 	*devidp.IDP
 	srv  *httptest.Server
 	down atomic.Bool
+	skew atomic.Int64 // the provider's clock runs this many nanoseconds ahead of the machine's
 }
 
 // startProvider runs the provider; tune, when set, changes its options first.
@@ -114,6 +115,7 @@ func startProvider(t *testing.T, tune func(*devidp.Options)) *provider {
 		AutoLogin:      "user",
 		AccessTokenTTL: time.Hour, // no refresh during a run unless tuned
 		IDTokenTTL:     time.Hour,
+		Now:            func() time.Time { return time.Now().Add(time.Duration(p.skew.Load())) },
 	}
 	if tune != nil {
 		tune(&o)
