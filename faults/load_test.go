@@ -33,7 +33,8 @@ const (
 type caller struct {
 	kind   kind
 	cookie string
-	api    bool // Accept: application/json rather than a browser navigation
+	api    bool   // Accept: application/json rather than a browser navigation
+	bearer string // an Authorization: Bearer token, for API clients
 }
 
 // outcome is one decision as the gateway saw it.
@@ -91,6 +92,9 @@ func (rp *replica) checkHTTP(ctx context.Context, c caller) outcome {
 func setHeaders(h http.Header, c caller) {
 	if c.cookie != "" {
 		h.Set("Cookie", c.cookie)
+	}
+	if c.bearer != "" {
+		h.Set("Authorization", "Bearer "+c.bearer)
 	}
 	if c.api {
 		h.Set("Accept", "application/json")
@@ -209,14 +213,14 @@ type load struct {
 func mix(valid, gone []string) []caller {
 	var cs []caller
 	for _, ck := range valid {
-		cs = append(cs, caller{validSession, ck, false}, caller{validSession, ck, true})
+		cs = append(cs, caller{kind: validSession, cookie: ck}, caller{kind: validSession, cookie: ck, api: true})
 	}
 	for _, ck := range gone {
-		cs = append(cs, caller{signedOut, ck, true})
+		cs = append(cs, caller{kind: signedOut, cookie: ck, api: true})
 	}
 	for i := range max(len(valid)/4, 2) {
 		t, _ := session.NewTicket()
-		cs = append(cs, caller{noCookie, "", i%2 == 0}, caller{forgedCookie, cookieName + "=" + t.String(), i%2 == 1})
+		cs = append(cs, caller{kind: noCookie, api: i%2 == 0}, caller{kind: forgedCookie, cookie: cookieName + "=" + t.String(), api: i%2 == 1})
 	}
 	return cs
 }
@@ -344,7 +348,7 @@ func (r *rig) lostSessions(cookies []string) int {
 		for _, rp := range r.replicas {
 			ok := false
 			for try := 0; try < 20 && !ok; try++ {
-				c := caller{validSession, ck, try%2 == 0}
+				c := caller{kind: validSession, cookie: ck, api: try%2 == 0}
 				g, h := rp.checkGRPC(r.t.Context(), c), rp.checkHTTP(r.t.Context(), c)
 				ok = g.allowed && h.allowed
 				if !ok && g.err == nil && h.err == nil && g.status != 503 && h.status != 503 {
@@ -426,8 +430,8 @@ func (r *rig) refused(cookies []string) int { return r.refusedOn(r.replicas[0], 
 func (r *rig) refusedOn(rp *replica, cookies []string) int {
 	n := 0
 	for _, ck := range cookies {
-		g := rp.checkGRPC(r.t.Context(), caller{validSession, ck, false})
-		h := rp.checkHTTP(r.t.Context(), caller{validSession, ck, true})
+		g := rp.checkGRPC(r.t.Context(), caller{kind: validSession, cookie: ck})
+		h := rp.checkHTTP(r.t.Context(), caller{kind: validSession, cookie: ck, api: true})
 		if g.err == nil && h.err == nil && g.status == http.StatusFound && h.status == http.StatusUnauthorized {
 			n++
 		}

@@ -250,7 +250,7 @@ func TestFault5_GarbageRecords(t *testing.T) {
 	}
 	cs := mix(cookies, nil)
 	for _, ck := range garbled { // sent as often as a valid session, and expected to be refused
-		cs = append(cs, caller{signedOut, ck, false}, caller{signedOut, ck, true})
+		cs = append(cs, caller{kind: signedOut, cookie: ck}, caller{kind: signedOut, cookie: ck, api: true})
 	}
 	l := r.startLoad(cs, workers, interval)
 	l.setPhase("garbage")
