@@ -17,9 +17,7 @@ import (
 // error answer within 5 s, never a session.
 func TestFault8_ProviderDown(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	cookies, l := r.begin(time.Second)
 
 	l.setPhase("down")
 	var took time.Duration
@@ -47,9 +45,7 @@ func TestFault8_ProviderDown(t *testing.T) {
 func TestFault9_SlowTokenEndpoint(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	rp := r.replicas[0]
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(2 * time.Second)
+	_, l := r.begin(2 * time.Second)
 	base := rp.stats(t)
 
 	l.setPhase("slow")
@@ -138,9 +134,7 @@ func TestFault12_KilledBetweenRefreshAndWrite(t *testing.T) {
 // beyond it the callback answers a clear error once, no redirect loop; sessions are unaffected.
 func TestFault11_ClockSkew(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	_, l := r.begin(time.Second)
 	tests := []struct {
 		skew   time.Duration // provider minus authbridge
 		wantOK bool

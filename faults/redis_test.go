@@ -18,6 +18,28 @@ const (
 	interval = 20 * time.Millisecond
 )
 
+// begin logs in 20 sessions and signs out 4 more, starts the mixed load (whose callers send the ended
+// cookies too) and lets it warm up; the cookies are the valid sessions'.
+func (r *rig) begin(warm time.Duration) ([]string, *load) {
+	cookies, ended := setup(r, 20, 4)
+	l := r.startLoad(mix(cookies, ended), workers, interval)
+	time.Sleep(warm)
+	return cookies, l
+}
+
+// requireFailClosed checks the promise of a fault in the session store: nothing wrongly allowed; during
+// phase, every valid session allowed or answered 503, never refused or failed; in phase "after", success
+// of at least 99.9 %; no session lost.
+func (r *rig) requireFailClosed(ts map[string]*tally, phase string, cookies []string) {
+	t := r.t
+	t.Helper()
+	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
+	require.Zero(t, ts[phase].validRefused, "a valid session refused other than with 503")
+	require.Zero(t, ts[phase].errs)
+	require.GreaterOrEqual(t, ts["after"].validSuccess(), 0.999)
+	require.Zero(t, r.lostSessions(cookies), "sessions lost")
+}
+
 // setup logs in valid sessions and signs out a few more, whose cookies the load keeps sending.
 func setup(r *rig, valid, gone int) (cookies, ended []string) {
 	cookies = r.login(valid)
@@ -35,11 +57,9 @@ func setup(r *rig, valid, gone int) (cookies, ended []string) {
 func TestFault2_RedisDown(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	rp := r.replicas[0]
-	cookies, ended := setup(r, 20, 4)
+	cookies, l := r.begin(2 * time.Second)
 	_, err := redistest.Do(r.redis.Addr(), "SAVE") // the snapshot the restart loads
 	require.NoError(t, err)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(2 * time.Second)
 	base := rp.stats(t) // warmed up
 
 	l.setPhase("down")
@@ -68,9 +88,7 @@ func TestFault2_RedisDown(t *testing.T) {
 // wrongly allowed; old cookies get a login redirect or 401, never a 5xx; a new login works at once.
 func TestFault3_RedisRestartedEmpty(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	cookies, l := r.begin(time.Second)
 
 	l.setPhase("restart")
 	r.redis.Restart()
@@ -101,9 +119,7 @@ func TestFault3_RedisRestartedEmpty(t *testing.T) {
 func TestFault4_RedisLatency(t *testing.T) {
 	r := newRig(t, rigOptions{proxy: true})
 	rp := r.replicas[0]
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	cookies, l := r.begin(time.Second)
 	base := rp.stats(t)
 
 	l.setPhase("slow")
@@ -120,20 +136,14 @@ func TestFault4_RedisLatency(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	ts := l.stop(t)
 	t.Logf("FAULT %s goroutines_before=%.0f goroutines_peak=%.0f", t.Name(), base.goroutines, peak.goroutines)
-	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
-	require.Zero(t, ts["slow"].validRefused, "a valid session refused other than with 503")
-	require.Zero(t, ts["slow"].errs)
-	require.GreaterOrEqual(t, ts["after"].validSuccess(), 0.999)
-	require.Zero(t, r.lostSessions(cookies), "sessions lost")
+	r.requireFailClosed(ts, "slow", cookies)
 }
 
 // TestFault7_RedisConnectionResets: one in ten chunks between the replicas and Redis resets the
 // connection. Promise: 0 wrongly allowed; valid sessions allowed or 503, never refused.
 func TestFault7_RedisConnectionResets(t *testing.T) {
 	r := newRig(t, rigOptions{proxy: true})
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	cookies, l := r.begin(time.Second)
 
 	l.setPhase("resets")
 	r.proxy.resetPPM.Store(100_000)
@@ -144,11 +154,7 @@ func TestFault7_RedisConnectionResets(t *testing.T) {
 	ts := l.stop(t)
 	t.Logf("FAULT %s connections_reset=%d", t.Name(), r.proxy.resets.Load())
 	require.NotZero(t, r.proxy.resets.Load(), "the proxy reset nothing")
-	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
-	require.Zero(t, ts["resets"].validRefused, "a valid session refused other than with 503")
-	require.Zero(t, ts["resets"].errs)
-	require.GreaterOrEqual(t, ts["after"].validSuccess(), 0.999)
-	require.Zero(t, r.lostSessions(cookies), "sessions lost")
+	r.requireFailClosed(ts, "resets", cookies)
 }
 
 // TestFault14_UnauthenticatedFlood: clients without a session send requests as fast as they can, beside
@@ -156,15 +162,13 @@ func TestFault7_RedisConnectionResets(t *testing.T) {
 // sessions' p99 is reported against the baseline.
 func TestFault14_UnauthenticatedFlood(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	cookies, ended := setup(r, 20, 4)
 	keys := func() string {
 		n, err := redistest.Do(r.redis.Addr(), "DBSIZE")
 		require.NoError(t, err)
 		return n
 	}
+	_, l := r.begin(3 * time.Second)
 	before := keys()
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(3 * time.Second)
 
 	l.setPhase("flood")
 	flood := r.startLoad(mix(nil, nil), 4, time.Millisecond) // unauthenticated browsers, API clients, forged tickets
@@ -187,9 +191,7 @@ func TestFault14_UnauthenticatedFlood(t *testing.T) {
 // half-written; existing sessions are still allowed.
 func TestFault6_RedisOutOfMemory(t *testing.T) {
 	r := newRig(t, rigOptions{})
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	cookies, l := r.begin(time.Second)
 
 	l.setPhase("full")
 	keysBefore, err := redistest.Do(r.redis.Addr(), "DBSIZE")

@@ -17,9 +17,7 @@ import (
 // failed request (no error, no 5xx) and no session lost.
 func TestFault13_RollingRestart(t *testing.T) {
 	r := newRig(t, rigOptions{replicas: 2})
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	cookies, l := r.begin(time.Second)
 
 	l.setPhase("rolling")
 	rounds := span(1, 5)
@@ -47,9 +45,7 @@ func TestFault13_RollingRestart(t *testing.T) {
 func TestFault15_SlowAndOversizedHeaders(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	rp := r.replicas[0]
-	cookies, ended := setup(r, 20, 4)
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
+	_, l := r.begin(time.Second)
 
 	l.setPhase("attack")
 	addr := strings.TrimPrefix(rp.forwardURL, "http://")

@@ -15,15 +15,13 @@ import (
 // valid; no READONLY errors (logins write) from 2 s after the switch (10 s in the full run).
 func TestFault1_SentinelFailover(t *testing.T) {
 	r := newRig(t, rigOptions{sentinel: true})
-	cookies, ended := setup(r, 20, 4)
+	cookies, l := r.begin(time.Second)
 	// The sessions are on both replicas before the primary dies (the first sync can take a while).
 	for synced := ""; synced != "2"; {
 		var err error
 		synced, err = redistest.Do(r.redis.Addr(), "WAIT", "2", "1000")
 		require.NoError(t, err)
 	}
-	l := r.startLoad(mix(cookies, ended), workers, interval)
-	time.Sleep(time.Second)
 
 	l.setPhase("failover")
 	old := r.redis.Addr()
