@@ -370,6 +370,7 @@ func (r *rig) lostSessions(cookies []string) int {
 // procStats is a replica's resident memory and goroutines from its /metrics.
 type procStats struct {
 	rss        float64
+	heap       float64 // go_memstats_heap_inuse_bytes: what RSS holds on to that the program still uses
 	goroutines float64
 }
 
@@ -393,6 +394,8 @@ func (rp *replica) stats(t *testing.T) procStats {
 			s.rss = v
 		case "go_goroutines":
 			s.goroutines = v
+		case "go_memstats_heap_inuse_bytes":
+			s.heap = v
 		}
 	}
 	if s.rss == 0 || s.goroutines == 0 {
@@ -401,7 +404,7 @@ func (rp *replica) stats(t *testing.T) procStats {
 	return s
 }
 
-// metric reads one counter or gauge without labels, or with exactly the labels given, from /metrics.
+// metric sums every series of one counter or gauge in rp's /metrics.
 func (rp *replica) metric(t *testing.T, name string) float64 {
 	t.Helper()
 	resp, err := rp.http.Get(rp.adminURL + "/metrics")

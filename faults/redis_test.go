@@ -74,8 +74,8 @@ func TestFault2_RedisDown(t *testing.T) {
 
 	lost := r.lostSessions(cookies)
 	after := rp.stats(t)
-	t.Logf("FAULT %s lost_sessions=%d rss_before=%.1fMB rss_after=%.1fMB goroutines_before=%.0f goroutines_after=%.0f",
-		t.Name(), lost, base.rss/1e6, after.rss/1e6, base.goroutines, after.goroutines)
+	t.Logf("FAULT %s lost_sessions=%d rss_before=%.1fMB rss_after=%.1fMB heap_inuse_before=%.1fMB heap_inuse_after=%.1fMB goroutines_before=%.0f goroutines_after=%.0f",
+		t.Name(), lost, base.rss/1e6, after.rss/1e6, base.heap/1e6, after.heap/1e6, base.goroutines, after.goroutines)
 	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
 	require.Zero(t, lost, "sessions lost")
 	require.Zero(t, ts["down"].validRefused, "a valid session refused other than with 503 while Redis was down")

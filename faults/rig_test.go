@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"flag"
@@ -386,9 +385,4 @@ func (r *rig) signOut(cookie string) {
 	if resp.StatusCode != http.StatusFound {
 		r.t.Fatalf("sign out answered %d", resp.StatusCode)
 	}
-}
-
-// ctx is a context for one scenario's load.
-func (r *rig) ctx() (context.Context, context.CancelFunc) {
-	return context.WithCancel(r.t.Context())
 }

@@ -44,10 +44,11 @@ func TestFault16_Soak(t *testing.T) {
 	lo, hi := samples[0], samples[0]
 	for _, s := range samples {
 		lo.rss, hi.rss = min(lo.rss, s.rss), max(hi.rss, s.rss)
+		lo.heap, hi.heap = min(lo.heap, s.heap), max(hi.heap, s.heap)
 		lo.goroutines, hi.goroutines = min(lo.goroutines, s.goroutines), max(hi.goroutines, s.goroutines)
 	}
-	t.Logf("FAULT %s sessions=%d rss_min=%.1fMB rss_max=%.1fMB goroutines_min=%.0f goroutines_max=%.0f", t.Name(), n,
-		lo.rss/1e6, hi.rss/1e6, lo.goroutines, hi.goroutines)
+	t.Logf("FAULT %s sessions=%d rss_min=%.1fMB rss_max=%.1fMB heap_inuse_min=%.1fMB heap_inuse_max=%.1fMB goroutines_min=%.0f goroutines_max=%.0f",
+		t.Name(), n, lo.rss/1e6, hi.rss/1e6, lo.heap/1e6, hi.heap/1e6, lo.goroutines, hi.goroutines)
 	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
 	require.GreaterOrEqual(t, ts["soak"].validSuccess(), 0.999)
 	require.True(t, goroutinesBack(lo, hi), "goroutines flat")
