@@ -196,7 +196,7 @@ func (e *Engine) apply(s *session.Session, tok *login.Tokens) (*session.Session,
 			return nil, fmt.Errorf("%w: refreshed id token names another subject", login.ErrInvalidToken)
 		}
 		fresh.Email, fresh.Groups = c.Email, c.Groups
-		fresh.Claims = c.Values(e.policy.claims)
+		fresh.Claims = e.sessionClaims(c)
 	}
 	return &fresh, nil
 }

@@ -226,7 +226,7 @@ func (c *Config) Warnings() []string {
 // can never hand a token to a page.
 type Listen struct {
 	// HTTP (listen.http) is the browser-facing listener: /oauth2/start, /oauth2/callback,
-	// /oauth2/sign_out, /oauth2/backchannel_logout. It never answers with a token. Default: :4180.
+	// /oauth2/sign_out, /oauth2/backchannel_logout, /oauth2/userinfo. It never answers with a token. Default: :4180.
 	HTTP string `yaml:"http"`
 	// ForwardAuth (listen.forward_auth) is the gateway-only listener: forward-auth /auth (Traefik, Caddy)
 	// and /oauth2/auth (nginx auth_request), whose answers carry the access token. Only gateways may

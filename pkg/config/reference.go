@@ -37,7 +37,7 @@ func keyDocs() map[string]string {
 		"session.refresh_reuse_window": "the provider's refresh-token reuse window (Auth0 reuse interval); bounds the refresh lease",
 		"admin.token":                  "bearer token for /admin/sessions on the admin listener; empty turns the admin API off",
 		"admin.token_file":             "file holding admin.token, trailing newline trimmed",
-		"listen.http":                  "browser-facing listener: /oauth2/start, /oauth2/callback, /oauth2/sign_out, /oauth2/backchannel_logout; never answers with a token",
+		"listen.http":                  "browser-facing listener: /oauth2/start, /oauth2/callback, /oauth2/sign_out, /oauth2/backchannel_logout, /oauth2/userinfo; never answers with a token",
 		"listen.forward_auth":          "gateway-only listener: /auth (Traefik, Caddy) and /oauth2/auth (nginx auth_request), whose answers carry the token",
 		"listen.grpc":                  "Envoy ext_authz gRPC listener",
 		"listen.admin":                 "/metrics, /healthz, /readyz listener",
