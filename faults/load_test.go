@@ -447,3 +447,33 @@ func (r *rig) refusedOn(rp *replica, cookies []string) int {
 func goroutinesBack(base, after procStats) bool {
 	return after.goroutines <= base.goroutines*1.1+2*workers
 }
+
+// overBudget reads authbridge_decision_duration_seconds from rp's /metrics: how many decisions the
+// replica itself took longer than 250 ms over (the bucket above the 150 ms store timeout), of how many.
+// It tells the replica's own latency from what the load generator's clock adds on a busy machine.
+func (rp *replica) overBudget(t *testing.T) (over, total float64) {
+	t.Helper()
+	return rp.metric(t, "authbridge_decision_duration_seconds_count") - rp.bucket(t, "0.25"),
+		rp.metric(t, "authbridge_decision_duration_seconds_count")
+}
+
+// bucket sums the decision-duration histogram's bucket le over every front.
+func (rp *replica) bucket(t *testing.T, le string) float64 {
+	t.Helper()
+	resp, err := rp.http.Get(rp.adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "authbridge_decision_duration_seconds_bucket{") && strings.Contains(line, `le="`+le+`"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			sum += v
+		}
+	}
+	return sum
+}

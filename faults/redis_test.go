@@ -135,7 +135,9 @@ func TestFault4_RedisLatency(t *testing.T) {
 	l.setPhase("after")
 	time.Sleep(2 * time.Second)
 	ts := l.stop(t)
-	t.Logf("FAULT %s goroutines_before=%.0f goroutines_peak=%.0f", t.Name(), base.goroutines, peak.goroutines)
+	over, total := rp.overBudget(t)
+	t.Logf("FAULT %s goroutines_before=%.0f goroutines_peak=%.0f decisions_over_250ms_at_the_replica=%.0f/%.0f", t.Name(),
+		base.goroutines, peak.goroutines, over, total)
 	r.requireFailClosed(ts, "slow", cookies)
 }
 
@@ -152,7 +154,8 @@ func TestFault7_RedisConnectionResets(t *testing.T) {
 	l.setPhase("after")
 	time.Sleep(2 * time.Second)
 	ts := l.stop(t)
-	t.Logf("FAULT %s connections_reset=%d", t.Name(), r.proxy.resets.Load())
+	over, total := r.replicas[0].overBudget(t)
+	t.Logf("FAULT %s connections_reset=%d decisions_over_250ms_at_the_replica=%.0f/%.0f", t.Name(), r.proxy.resets.Load(), over, total)
 	require.NotZero(t, r.proxy.resets.Load(), "the proxy reset nothing")
 	r.requireFailClosed(ts, "resets", cookies)
 }
@@ -182,7 +185,10 @@ func TestFault14_UnauthenticatedFlood(t *testing.T) {
 	t.Logf("FAULT %s store_keys_before=%s store_keys_after=%s flood_requests=%d", t.Name(), before, after, fts["flood"].requests)
 	require.Equal(t, before, after, "unauthenticated traffic wrote to the store")
 	require.Zero(t, wronglyAllowed(ts)+wronglyAllowed(fts), "wrongly allowed")
-	require.Zero(t, fts["flood"].status5xx+fts["flood"].errs)
+	// A forged ticket needs a store lookup, so under a flood that saturates the machine one may meet the
+	// store timeout and get 503, fail closed; nothing else may fail.
+	require.Zero(t, fts["flood"].errs)
+	require.LessOrEqual(t, float64(fts["flood"].status5xx), 0.001*float64(fts["flood"].requests), "flood 503s")
 	require.GreaterOrEqual(t, ts["flood"].validSuccess(), 0.999)
 }
 
