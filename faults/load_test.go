@@ -407,6 +407,14 @@ func (rp *replica) stats(t *testing.T) procStats {
 // metric sums every series of one counter or gauge in rp's /metrics.
 func (rp *replica) metric(t *testing.T, name string) float64 {
 	t.Helper()
+	return rp.sum(t, func(line string) bool {
+		return strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{")
+	})
+}
+
+// sum adds up the values of the /metrics lines that keep accepts.
+func (rp *replica) sum(t *testing.T, keep func(line string) bool) float64 {
+	t.Helper()
 	resp, err := rp.http.Get(rp.adminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -415,8 +423,7 @@ func (rp *replica) metric(t *testing.T, name string) float64 {
 	sum := 0.0
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name+" ") || strings.HasPrefix(line, name+"{") {
+		if line := sc.Text(); keep(line) {
 			f := strings.Fields(line)
 			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
 			sum += v
@@ -460,20 +467,7 @@ func (rp *replica) overBudget(t *testing.T) (over, total float64) {
 // bucket sums the decision-duration histogram's bucket le over every front.
 func (rp *replica) bucket(t *testing.T, le string) float64 {
 	t.Helper()
-	resp, err := rp.http.Get(rp.adminURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "authbridge_decision_duration_seconds_bucket{") && strings.Contains(line, `le="`+le+`"`) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			sum += v
-		}
-	}
-	return sum
+	return rp.sum(t, func(line string) bool {
+		return strings.HasPrefix(line, "authbridge_decision_duration_seconds_bucket{") && strings.Contains(line, `le="`+le+`"`)
+	})
 }
