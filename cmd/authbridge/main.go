@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/authbridge/authbridge/pkg/config"
+	"github.com/authbridge/authbridge/pkg/server"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -123,7 +124,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, w := range append(cfg.Warnings(), policyWarnings...) {
 		log.Warn(w)
 	}
-	if err := serve(ctx, cfg, listeners{}, log); err != nil {
+	if err := serve(ctx, cfg, server.Listeners{}, log); err != nil {
 		log.Error("authbridge stopped", "err", err)
 		return 1
 	}

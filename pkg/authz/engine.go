@@ -33,7 +33,7 @@ type CookieOptions struct {
 type Lifetimes struct {
 	Idle         time.Duration // a session unused this long ends (store TTL, renewed on use)
 	Max          time.Duration // a session ends this long after login, used or not
-	RefreshAhead time.Duration // refresh the access token this long before it expires
+	RefreshAhead time.Duration // refresh the access token this long before it expires; 0: once expired
 	Login        time.Duration // a started login must finish within this
 }
 
@@ -179,7 +179,7 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 		d = withOAuth2Headers(d)
 	}
 	if e.o.Metrics != nil {
-		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
+		e.o.Metrics.observe(r, d, err, time.Since(start))
 	}
 	if err != nil {
 		e.log.Error("cannot decide", "front", r.Front, "host", r.Host, "err", err)

@@ -165,11 +165,11 @@ func routeParam(r *http.Request, uri string) (string, error) {
 // cookie is set or cleared and no login starts. Behind nginx's auth_request, which understands only 2xx,
 // 401 and 403, the 400 becomes a 500 for the client: it still fails closed and starts no login.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, front string, err error) {
-	status, body := http.StatusBadRequest, "bad request\n"
+	status, body, why := http.StatusBadRequest, "bad request\n", authz.RefusedBadRequest
 	var re *authz.RequestError
 	switch {
 	case errors.Is(err, errUntrusted):
-		status, body = http.StatusForbidden, "forbidden: this listener answers trusted gateways only\n"
+		status, body, why = http.StatusForbidden, "forbidden: this listener answers trusted gateways only\n", authz.RefusedUntrusted
 		h.log.Warn("request refused: peer is not in trusted_proxies", "front", front, "peer", r.RemoteAddr)
 	case errors.As(err, &re):
 		body = "bad request: " + re.Reason + "\n"
@@ -177,6 +177,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, front string, e
 	default:
 		h.log.Warn("request refused", "front", front, "err", err, "peer", r.RemoteAddr)
 	}
+	h.engine.Refused(front, why)
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")

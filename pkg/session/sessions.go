@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -19,17 +18,10 @@ const sessionPrefix = "s:"
 // Sessions seals sessions with their ticket's key and keeps them in a Store. It is safe for
 // concurrent use.
 type Sessions struct {
-	store      Store
-	cache      *cache        // nil unless EnableCache
-	unreadable atomic.Uint64 // records found but not opened or decoded (Unreadable)
+	store Store
+	cache *cache   // nil unless EnableCache
+	met   *metrics // nil unless EnableMetrics
 }
-
-// Unreadable counts the records that were found under a ticket's store key but could not be opened
-// with its key or decoded: corruption in the store, or a write from elsewhere. Such a session reads as
-// absent (the browser logs in again); the count lets an operator see that it happens. A cookie that
-// names no record is not counted: the store key is a MAC of the id under the ticket's key, so a forged
-// ticket finds nothing.
-func (m *Sessions) Unreadable() uint64 { return m.unreadable.Load() }
 
 // NewSessions returns Sessions kept in store.
 func NewSessions(store Store) *Sessions { return &Sessions{store: store} }
@@ -43,7 +35,9 @@ func (m *Sessions) Load(ctx context.Context, t Ticket) (*Session, error) {
 		return m.load(ctx, t, t.storeKey())
 	}
 	h := t.storeHash()
-	if s := m.cache.get(h); s != nil {
+	s, res := m.cache.get(h)
+	m.met.looked(res)
+	if s != nil {
 		return s, nil
 	}
 	seq := m.cache.seq.Load()
@@ -72,13 +66,13 @@ func (m *Sessions) load(ctx context.Context, t Ticket, key string) (*Session, er
 	defer plainPool.Put(buf)
 	plain, err := open(t.key[:], key, sealed, (*buf)[:0])
 	if err != nil {
-		m.unreadable.Add(1)
+		m.met.unreadableRecord()
 		return nil, ErrNotFound
 	}
 	*buf = plain[:0]           // keep a grown buffer for next time
 	s, err := unmarshal(plain) // copies what it keeps, so the buffer can be reused
 	if err != nil {
-		m.unreadable.Add(1)
+		m.met.unreadableRecord()
 		return nil, ErrNotFound
 	}
 	s.sealed = sealed
