@@ -285,13 +285,24 @@ func (r *rig) login(n int) []string {
 	r.t.Helper()
 	out := make([]string, 0, n)
 	for range n {
-		c, err := r.loginOnce(r.replicas[0])
+		c, err := r.loginRetrying(r.replicas[0])
 		if err != nil {
 			r.t.Fatal(err)
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// loginRetrying is loginOnce, tried up to three times: on a saturated machine a callback may meet the
+// store timeout and get a 503 (fail closed), and a browser tries again.
+func (r *rig) loginRetrying(rp *replica) (c string, err error) {
+	for range 3 {
+		if c, err = r.loginOnce(rp); err == nil {
+			return c, nil
+		}
+	}
+	return "", err
 }
 
 // loginOnce follows /oauth2/start → the provider's /authorize → /oauth2/callback with a fresh jar. The

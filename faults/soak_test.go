@@ -20,15 +20,7 @@ func TestFault16_Soak(t *testing.T) {
 	for w := range 8 { // logins in parallel, as many browsers log in at once
 		wg.Go(func() {
 			for i := w; i < n; i += 8 {
-				// A login may meet the store timeout on a saturated machine and get a 503 (fail
-				// closed; seen in a 100k-login run): a browser tries again, and so does this.
-				var c string
-				var err error
-				for range 3 {
-					if c, err = r.loginOnce(rp); err == nil {
-						break
-					}
-				}
+				c, err := r.loginRetrying(rp) // a 503 was seen 3 times in a 100k-login run
 				if err != nil {
 					t.Error(err)
 					return
