@@ -67,7 +67,8 @@ log:
 `, s.hydra.issuer, id, filepath.Join(dir, "client-secret"), base, s.redisURL, filepath.Join(dir, "cookie-secret"),
 			ab.http, ab.forwardAuth, ab.grpc, ab.admin)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "client-secret"), []byte(secret+"\n"), 0o600))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "cookie-secret"), []byte(rand.Text()+rand.Text()+"\n"), 0o600))
+		cookieSecret := rand.Text() + rand.Text()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cookie-secret"), []byte(cookieSecret+"\n"), 0o600))
 		for _, e := range extra {
 			cfg += e
 		}
@@ -76,6 +77,10 @@ log:
 		require.NoError(t, err)
 		err = ab.proc.waitReady(func() error { return wantStatus("http://"+ab.admin+"/readyz", http.StatusOK) })
 		if err == nil {
+			secretsSeen.Add("client secret", secret)
+			secretsSeen.Add("cookie secret", cookieSecret)
+			proc := ab.proc
+			t.Cleanup(func() { checkLog(t, proc) }) // registered first, so it runs after the stop below
 			t.Cleanup(ab.proc.stop)
 			t.Cleanup(func() {
 				// authbridge's own log never holds a token, cookie or code: safe to show on a failure.

@@ -58,6 +58,7 @@ func sessionCookie(t *testing.T, ctx context.Context, base string) *network.Cook
 	}
 	for _, c := range res.Cookies {
 		if c.Name == cookieName {
+			secretsSeen.AddSessionCookie("session cookie", c.Value)
 			return c
 		}
 	}

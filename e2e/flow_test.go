@@ -90,6 +90,7 @@ func (g gatewayUnderTest) get(t *testing.T, uri string, h http.Header, session s
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	if session != "" {
+		secretsSeen.AddSessionCookie("session cookie", session)
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: session})
 	}
 	resp, err := noRedirects.Do(req)

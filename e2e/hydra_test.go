@@ -263,6 +263,7 @@ func (h *hydra) uiHandler() http.Handler {
 			return
 		}
 		email := cr.Subject + "@example.com"
+		secretsSeen.Add("e-mail", email)
 		to, err := h.accept("consent", challenge, map[string]any{
 			"grant_scope": cr.Scope, "grant_access_token_audience": cr.Audience, "remember": true, "remember_for": 3600,
 			"session": map[string]any{

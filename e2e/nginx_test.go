@@ -146,7 +146,7 @@ func TestNginx(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 		var decided string
 		for _, line := range strings.Split(ab.proc.log(), "\n") {
-			if strings.Contains(line, "msg=decided") && strings.Contains(line, "nginx-spoof-check") {
+			if strings.Contains(line, "msg=decision") && strings.Contains(line, "nginx-spoof-check") {
 				decided = line
 			}
 		}

@@ -54,6 +54,7 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	u.reqs = append(u.reqs, seen{Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone()})
 	u.mu.Unlock()
+	noteRequest(r.Header)
 	headers, _ := json.MarshalIndent(r.Header, "", "  ")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = echoPage.Execute(w, map[string]string{"URI": r.RequestURI, "Headers": string(headers)})

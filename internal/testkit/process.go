@@ -134,6 +134,9 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	return p.Cmd.Process.Signal(sig)
 }
 
+// LogPath returns the file the process's output goes to ("" when it goes to a writer).
+func (p *Process) LogPath() string { return p.logPath }
+
 // Log returns the process's output so far ("" when it goes to a writer).
 func (p *Process) Log() string {
 	if p.logPath == "" {

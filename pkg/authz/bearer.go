@@ -101,7 +101,9 @@ func (e *Engine) checkBearer(ctx context.Context, r *Request, rt *compiledRoute)
 			if rt != nil {
 				reason = rt.label() + ": " + reason
 			}
-			return bearerDenied(http.StatusForbidden, "insufficient_scope", "", "bearer token: "+reason), nil
+			d := bearerDenied(http.StatusForbidden, "insufficient_scope", "", "bearer token: "+reason)
+			d.subject = c.Subject
+			return d, nil
 		}
 	}
 	d := allowWith(r.Authorization, c.Subject, c.Email, "valid bearer token")

@@ -62,6 +62,12 @@ type Request struct {
 	// Route is the policy route the gateway named for this request (Envoy's context extension
 	// authbridge_route, forward-auth's ?route=), "" for none: then the policy matches host, path and method.
 	Route string
+	// RequestID names the request in the decision log: the gateway's x-request-id, or one the front
+	// generated (see RequestID).
+	RequestID string
+	// TraceParent and TraceState are the W3C trace context the gateway sent ("" for none): the decision's
+	// span continues that trace, and the decision log names its trace id.
+	TraceParent, TraceState string
 }
 
 // Decision is what the engine concluded about one request. Fronts render it; it holds no protocol types.
@@ -74,6 +80,9 @@ type Decision struct {
 	Header   http.Header    // Redirect and Deny: extra headers for the client (WWW-Authenticate, Content-Type)
 	Body     string         // Deny only: a short body for the client
 	Reason   string         // for logs and metrics; never sent to the client
+
+	route   *compiledRoute // the policy route that decided, nil for the default rule or none; for the log
+	subject string         // whose identity decided (allowed, or refused by a rule); hashed in the log
 }
 
 // Identity headers authbridge sets on the upstream request. Allowed requests always carry all three,

@@ -55,7 +55,9 @@ func (e *Engine) authorize(r *Request, rt *compiledRoute, s *session.Session) (*
 		if rt != nil {
 			reason = rt.label() + ": " + reason
 		}
-		return deny(http.StatusForbidden, "", "", reason), nil
+		d := deny(http.StatusForbidden, "", "", reason)
+		d.subject = s.Subject
+		return d, nil
 	}
 	return nil, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/authbridge/authbridge/pkg/login"
@@ -69,6 +70,8 @@ type Options struct {
 	Metrics *Metrics         // may be nil
 	Logger  *slog.Logger     // may be nil
 	Now     func() time.Time // may be nil
+	// Tracing makes a span of every decision (see telemetry.Setup); nil, the default, makes none.
+	Tracing trace.TracerProvider
 }
 
 // Engine decides. It is safe for concurrent use.
@@ -80,6 +83,8 @@ type Engine struct {
 	sealer      *sealer
 	loginPrefix string             // name of the pending-login cookies before their state tag
 	refreshes   singleflight.Group // one refresh per session per process
+	tracer      trace.Tracer       // nil when tracing is off
+	subjectKey  []byte             // keys the subject hash of the decision log
 }
 
 // New returns an Engine. Sessions and Provider are required.
@@ -105,6 +110,10 @@ func New(o Options) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	if o.Tracing != nil {
+		e.tracer = o.Tracing.Tracer(tracerName)
+	}
+	e.subjectKey = subjectKey(o.LoginKeys)
 	if e.o.Lifetimes.Login <= 0 {
 		e.o.Lifetimes.Login = 10 * time.Minute
 	}
@@ -173,6 +182,10 @@ func cookieNames(cookie string) func(yield func(string) bool) {
 // provider did not answer): the front must fail closed (503) and must not clear any cookie.
 func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	start := time.Now() // wall time for the latency metric, whatever clock decides
+	var span trace.Span
+	if e.tracer != nil {
+		ctx, span = e.startSpan(ctx, r)
+	}
 	d, err := e.decide(ctx, r)
 	if d != nil && d.Outcome != Allow && IsOAuth2Path(r.URI) {
 		// Both fronts render Decision.Header on redirects and denials; an allowed request is the app's.
@@ -181,12 +194,10 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	if e.o.Metrics != nil {
 		e.o.Metrics.observe(r, d, err, time.Since(start))
 	}
-	if err != nil {
-		e.log.Error("cannot decide", "front", r.Front, "host", r.Host, "err", err)
-	} else if e.log.Enabled(ctx, slog.LevelDebug) {
-		e.log.Debug("decided", "front", r.Front, "method", r.Method, "host", r.Host, "path", pathOf(r.URI),
-			"outcome", d.Outcome.String(), "status", d.Status, "reason", d.Reason)
+	if span != nil {
+		endSpan(span, d, err)
 	}
+	e.logDecision(ctx, r, d, err, start)
 	return d, err
 }
 
@@ -221,9 +232,18 @@ func (e *Engine) decide(ctx context.Context, r *Request) (*Decision, error) {
 // check decides an ordinary request from its route and its session.
 func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	rt, d := e.route(r)
-	if d != nil {
-		return d, nil
+	if d == nil {
+		var err error
+		if d, err = e.checkSession(ctx, r, rt); err != nil {
+			return nil, err
+		}
 	}
+	d.route = rt
+	return d, nil
+}
+
+// checkSession decides an ordinary request on route rt (nil: the default rule) from its session.
+func (e *Engine) checkSession(ctx context.Context, r *Request, rt *compiledRoute) (*Decision, error) {
 	if e.o.Bearer != nil && r.Authorization != "" && !hasCookie(r.Cookie, e.o.Cookie.Name) {
 		// An API client: no session cookie, and bearer tokens are on. With a session cookie as well, the
 		// session decides and the header is replaced on allow, as without a verifier.
@@ -364,7 +384,8 @@ func allowWith(authorization, user, email, reason string) *Decision {
 			HeaderUser:          a.v[1:2:2],
 			HeaderEmail:         a.v[2:3:3],
 		},
-		Reason: reason,
+		Reason:  reason,
+		subject: user,
 	}
 	return &a.d
 }

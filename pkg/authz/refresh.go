@@ -50,8 +50,10 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 		}()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Refresh.Wait+e.o.Refresh.Lease+30*time.Second)
 		defer cancel()
+		wctx, span := refreshSpan(wctx)
 		fresh, result, err := e.refreshShared(wctx, t, s)
 		e.o.Metrics.refreshed(result)
+		endRefreshSpan(span, result, err)
 		return fresh, err
 	})
 	var res singleflight.Result

@@ -51,14 +51,20 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if err != nil {
 		return s.refuse(req, err), nil
 	}
+	if s.engine.Traced() {
+		grpcTraceContext(ctx, &in.Request)
+	}
 	d, err := s.engine.Decide(ctx, &in.Request)
 	if err != nil {
 		resp := Unavailable()
+		dr := resp.GetDeniedResponse()
 		if authz.IsOAuth2Path(in.URI) {
 			// The engine puts these in the decisions it makes; this answer is the front's own.
-			dr := resp.GetDeniedResponse()
 			dr.Headers = append(dr.Headers, header("referrer-policy", "no-referrer", overwrite),
 				header("x-content-type-options", "nosniff", overwrite))
+		}
+		if in.newID {
+			dr.Headers = append(dr.Headers, header(headerRequestID, in.RequestID, overwrite))
 		}
 		return resp, nil
 	}
@@ -127,6 +133,9 @@ func (s *Server) render(in *incoming, d *authz.Decision) *authv3.CheckResponse {
 		// Several Set-Cookie headers must be appended, not overwrite each other.
 		hs = append(hs, header("set-cookie", c.String(), appendHeader))
 	}
+	if in.newID {
+		hs = append(hs, header(headerRequestID, in.RequestID, overwrite))
+	}
 	code := codes.PermissionDenied
 	if d.Status == http.StatusUnauthorized || d.Outcome == authz.Redirect {
 		code = codes.Unauthenticated
@@ -141,9 +150,9 @@ type okResponse struct {
 	status rpcstatus.Status
 	wrap   authv3.CheckResponse_OkResponse
 	ok     authv3.OkHttpResponse
-	opts   [4]corev3.HeaderValueOption // the three identity headers and the rewritten cookie
-	vals   [4]corev3.HeaderValue
-	ptrs   [4]*corev3.HeaderValueOption
+	opts   [5]corev3.HeaderValueOption // the three identity headers, the rewritten cookie, a new request id
+	vals   [5]corev3.HeaderValue
+	ptrs   [5]*corev3.HeaderValueOption
 }
 
 // allowed sets the identity headers (overwriting the client's), removes the client's copies in other
@@ -176,6 +185,11 @@ func (s *Server) allowed(in *incoming, d *authz.Decision) *authv3.CheckResponse 
 				add("cookie", kept)
 			}
 		}
+	}
+	if in.newID {
+		// Envoy sent no usable x-request-id (it makes one unless told not to): the upstream gets the one
+		// the decision log names.
+		add(headerRequestID, in.RequestID)
 	}
 	r.ok.Headers = r.ptrs[:n:n]
 	if len(d.Upstream) > len(identityHeaders) {
@@ -226,6 +240,9 @@ func overwritten(k string) bool {
 	}
 	return false
 }
+
+// headerRequestID is the request id header in Envoy's lower case; see authz.RequestID.
+const headerRequestID = "x-request-id"
 
 const (
 	overwrite    = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD

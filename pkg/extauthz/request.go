@@ -15,6 +15,7 @@ type incoming struct {
 	// other than the three an allowed answer overwrites: an allowed answer removes them. Collected in
 	// the one pass over the headers that toRequest makes anyway.
 	identity []string
+	newID    bool // RequestID was generated here: the answer returns it to Envoy
 }
 
 // The headers toRequest reads, by index into fields.
@@ -32,12 +33,15 @@ const (
 	fReferer              // referer
 	fCookie               // cookie
 	fAuthorization        // authorization
+	fRequestID            // x-request-id
+	fTraceParent          // traceparent
+	fTraceState           // tracestate
 	nFields
 )
 
 // fieldNames name the headers in refusals.
 var fieldNames = [nFields]string{":method", ":authority", "host", ":path", ":scheme", "x-forwarded-proto", "accept",
-	"sec-fetch-mode", "sec-fetch-site", "origin", "referer", "cookie", "authorization"}
+	"sec-fetch-mode", "sec-fetch-site", "origin", "referer", "cookie", "authorization", "x-request-id", "traceparent", "tracestate"}
 
 // fieldOf returns the index of a header toRequest reads, ASCII case aside (Envoy lower-cases keys, but
 // its HTTP/1 codec may not for every source), or -1. No allocation.
@@ -68,6 +72,13 @@ func fieldOf(k string) int {
 		}
 	case 10:
 		i = fAuthority
+		if k[0] != ':' {
+			i = fTraceState
+		}
+	case 11:
+		i = fTraceParent
+	case 12:
+		i = fRequestID
 	case 13:
 		i = fAuthorization
 	case 14:
@@ -166,6 +177,8 @@ func toRequest(req *authv3.CheckRequest) (*incoming, error) {
 	// Envoy's idea of the downstream address (it honours its own trusted-hops settings).
 	in.Client = req.GetAttributes().GetSource().GetAddress().GetSocketAddress().GetAddress()
 	in.Route = req.GetAttributes().GetContextExtensions()[ContextExtensionRoute]
+	in.TraceParent, in.TraceState = f.v[fTraceParent], f.v[fTraceState]
+	in.RequestID, in.newID = authz.RequestID(f.v[fRequestID])
 	if err := authz.CheckTarget(&in.Request); err != nil {
 		return nil, err
 	}

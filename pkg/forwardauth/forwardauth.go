@@ -116,6 +116,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *authz.Request) {
+	var newID bool
+	if req.RequestID, newID = authz.RequestID(r.Header.Get(authz.HeaderRequestID)); newID {
+		// Returned on every answer: Traefik passes it upstream when it is in authResponseHeaders, and a
+		// refused client sees it; either way the id in the decision log can be found again.
+		w.Header().Set(authz.HeaderRequestID, req.RequestID)
+	}
+	// Traefik and Caddy copy the client's request headers, with their own trace context, onto this one.
+	req.TraceParent, req.TraceState = r.Header.Get("Traceparent"), r.Header.Get("Tracestate")
 	d, err := h.engine.Decide(r.Context(), req)
 	if err != nil {
 		// Fail closed, and leave every cookie alone: the session may be fine once the store is back.

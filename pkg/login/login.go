@@ -104,7 +104,9 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	client = CapClient(cfg.Metrics.Client(client), MaxBodyBytes)
+	client = traceClient(CapClient(cfg.Metrics.Client(client), MaxBodyBytes))
+	ctx, span := discoverySpan(ctx, cfg.IssuerURL)
+	defer span.End()
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(withEndpoint(ctx, endpointDiscovery), client), cfg.Timeout)
 	defer cancel()
 	op, err := oidc.NewProvider(dctx, cfg.IssuerURL)

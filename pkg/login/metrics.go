@@ -82,10 +82,7 @@ type metricsTransport struct {
 
 // RoundTrip implements http.RoundTripper.
 func (t *metricsTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	e, _ := r.Context().Value(endpointKey{}).(callEndpoint)
-	if e == endpointOther && strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
-		e = endpointDiscovery
-	}
+	e := endpointOf(r)
 	start := time.Now()
 	resp, err := t.next.RoundTrip(r)
 	t.m.latency[e].Observe(time.Since(start).Seconds())
@@ -104,6 +101,16 @@ func (t *metricsTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 type endpointKey struct{}
+
+// endpointOf is the endpoint a call goes to: as its context names it (withEndpoint), else discovery by
+// its well-known path, else other.
+func endpointOf(r *http.Request) callEndpoint {
+	e, _ := r.Context().Value(endpointKey{}).(callEndpoint)
+	if e == endpointOther && strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+		e = endpointDiscovery
+	}
+	return e
+}
 
 // withEndpoint tags the provider calls made with ctx as calls to e.
 func withEndpoint(ctx context.Context, e callEndpoint) context.Context {

@@ -84,16 +84,27 @@ type Server struct {
 	browser  *http.Server // Listeners.HTTP
 	gateway  *http.Server // Listeners.ForwardAuth
 	admin    *http.Server // Listeners.Admin
+	// flushTraces sends the spans still buffered, once the servers have stopped.
+	flushTraces func()
 }
 
 // New discovers the provider and builds every part; nothing listens to requests before Run.
-func New(ctx context.Context, o Options) (*Server, error) {
+func New(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	flush, err := setupTracing(ctx, &o) // first: discovery at start-up is traced too
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			flush()
+		}
+	}()
 	if o.Registry == nil {
 		o.Registry = NewRegistry()
 	}
@@ -101,7 +112,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Login.Metrics == nil {
 		o.Login.Metrics = login.NewMetrics(o.Registry)
 	}
-	s := &Server{o: o, log: o.Logger, sessions: session.NewSessions(o.Store)}
+	s := &Server{o: o, log: o.Logger, sessions: session.NewSessions(o.Store), flushTraces: flush}
 	s.sessions.EnableMetrics(o.Registry)
 	if o.Cache.TTL > 0 {
 		s.sessions.EnableCache(o.Cache)
@@ -166,6 +177,7 @@ func (o *Options) check() error {
 // DrainTimeout to finish, and the listeners close. It runs the background work beside the servers:
 // the session cache's invalidation, the readiness probes and the store's own Run, if it has one.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.flushTraces()
 	s.ready.Check(ctx)
 	ls := s.o.Listeners
 	g, gctx := errgroup.WithContext(ctx)

@@ -24,7 +24,7 @@ type Sessions struct {
 }
 
 // NewSessions returns Sessions kept in store.
-func NewSessions(store Store) *Sessions { return &Sessions{store: store} }
+func NewSessions(store Store) *Sessions { return &Sessions{store: traceStore(store)} }
 
 // Load returns the session the ticket names. A session that is absent, expired, or cannot be
 // opened with the ticket's key (a forged or stale cookie) is ErrNotFound; any other error means the
