@@ -45,6 +45,6 @@ func (e *Engine) BackchannelLogout(ctx context.Context, raw string) (n int, err 
 	if err != nil {
 		return n, err
 	}
-	e.log.Info("back-channel logout", "sub", c.Subject, "by_sid", c.SID != "", "ended", n)
+	e.log.Info("back-channel logout", "subject", e.subjectHash(c.Subject), "by_sid", c.SID != "", "ended", n)
 	return n, nil
 }
