@@ -215,3 +215,21 @@ func TestCodecClaimsCompatible(t *testing.T) {
 		require.Equal(t, first, marshal(&Session{Subject: "s", Claims: claims}))
 	}
 }
+
+// TestNewTicketIsRandom: every ticket's id and key come from crypto/rand — never zero, never repeated —
+// since a predictable key would let whoever reads the store open the sessions.
+func TestNewTicketIsRandom(t *testing.T) {
+	var zero Ticket
+	seenID := map[[idLen]byte]bool{}
+	seenKey := map[[keyLen]byte]bool{}
+	for range 64 {
+		tk, err := NewTicket()
+		require.NoError(t, err)
+		require.NotEqual(t, zero.id, tk.id)
+		require.NotEqual(t, zero.key, tk.key)
+		require.NotEqual(t, tk.id[:], tk.key[:], "id and key are drawn apart")
+		require.False(t, seenID[tk.id], "id repeated")
+		require.False(t, seenKey[tk.key], "key repeated")
+		seenID[tk.id], seenKey[tk.key] = true, true
+	}
+}
