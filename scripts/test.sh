@@ -38,4 +38,6 @@ go vet ./...
 # one Chromium, and on a 2-core machine running them beside each other and beside the unit tests made
 # Hydra stall for seconds. Alone and serial they take about 20 s.
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/e2e$') "$@"
+# Every fuzz target for a couple of seconds past its seed corpus (about 50 s on an idle 2-core machine).
+./scripts/fuzz.sh
 go test -race -count=1 -timeout 15m -parallel 1 ./e2e "$@"
