@@ -73,6 +73,9 @@ func TestEndSID(t *testing.T) {
 			n, err = m.EndSID(t.Context(), "sid-1")
 			require.NoError(t, err)
 			require.Zero(t, n, "ended once")
+			idx, err := m.store.Index(t.Context(), indexKey(sidIndex, "sid-1"))
+			require.NoError(t, err)
+			require.Empty(t, idx, "ended sessions leave the index")
 		})
 	}
 }
@@ -108,6 +111,13 @@ func TestEndOne(t *testing.T) {
 			list, err = m.List(t.Context(), "alice")
 			require.NoError(t, err)
 			require.Len(t, list, 2)
+			require.NoError(t, m.store.Delete(t.Context(), a1.storeKey())) // expired, say
+			list, err = m.List(t.Context(), "alice")
+			require.NoError(t, err)
+			require.Len(t, list, 1)
+			idx, err := m.store.Index(t.Context(), indexKey(subjectIndex, "alice"))
+			require.NoError(t, err)
+			require.Len(t, idx, 1, "List prunes the index of sessions that are gone")
 		})
 	}
 }
