@@ -26,12 +26,13 @@ var ciValues = []struct {
 	{"sentinel-values.yaml", nil},
 	{"istio-values.yaml", []string{"v1/Secret authbridge", "security.istio.io/v1/AuthorizationPolicy authbridge"}},
 	{"traefik-values.yaml", []string{"v1/Secret authbridge", "traefik.io/v1alpha1/Middleware authbridge"}},
+	{"private-ca-values.yaml", []string{"v1/Secret authbridge"}},
 	{"all-values.yaml", []string{
 		"v1/Secret authbridge", "apps/v1/Deployment authbridge-redis", "v1/Service authbridge-redis",
 		"autoscaling/v2/HorizontalPodAutoscaler authbridge", "networking.k8s.io/v1/NetworkPolicy authbridge",
 		"networking.k8s.io/v1/NetworkPolicy authbridge-redis", "networking.k8s.io/v1/Ingress authbridge",
 		"security.istio.io/v1/AuthorizationPolicy authbridge", "traefik.io/v1alpha1/Middleware authbridge",
-		"monitoring.coreos.com/v1/ServiceMonitor authbridge",
+		"monitoring.coreos.com/v1/ServiceMonitor authbridge", "v1/ConfigMap authbridge-dashboard",
 	}},
 }
 
@@ -156,12 +157,21 @@ func checkConfigLoads(t *testing.T, cm *corev1.ConfigMap, pod corev1.PodSpec, se
 			}
 		}
 	}
+	tlsMounts := tlsFileMounts(t, pod)
 	for _, line := range strings.Split(body, "\n") {
-		if _, path, ok := strings.Cut(line, "_file: "); ok {
+		if key, path, ok := strings.Cut(line, "_file: "); ok {
+			if tlsKey(key) != "" {
+				if path == `""` {
+					continue // not set
+				}
+				require.NotEmpty(t, tlsMounts.dir(path), "%s is not under an extraVolumeMounts path", path)
+				continue
+			}
 			require.True(t, strings.HasPrefix(path, secretMnt+"/"), line)
 			require.True(t, mounted[strings.TrimPrefix(path, secretMnt+"/")], "%s is not mounted", path)
 		}
 	}
+	body = tlsMounts.fill(t, body)
 	path := filepath.Join(dir, "authbridge.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(strings.ReplaceAll(body, secretMnt, dir)), 0o600))
 	env := []string{} // not nil: Load would read the test's own environment

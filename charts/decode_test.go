@@ -1,8 +1,8 @@
 package charts_test
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,6 +17,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -72,7 +73,7 @@ func decodeManifests(t *testing.T, stream string) []object {
 		o := object{gvk: head.APIVersion + "/" + head.Kind, name: head.Metadata.Name, ns: head.Metadata.Namespace, json: j}
 		if newT, ok := builtinTypes[o.gvk]; ok {
 			o.typed = newT()
-			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), o.typed), "%s %s", o.gvk, o.name)
+			require.NoError(t, strictJSON(j, o.typed), "%s %s", o.gvk, o.name)
 		} else {
 			o.typed = decodeCustom(t, o)
 		}
@@ -98,11 +99,12 @@ func decodeCustom(t *testing.T, o object) *customObject {
 	return c
 }
 
-// strictJSON decodes j into v, failing on fields v does not have.
+// strictJSON decodes j into v as the API server's strict field validation does (sigs.k8s.io/json): field
+// names match case-sensitively, and fields v does not have and duplicate fields are errors. encoding/json,
+// which sigs.k8s.io/yaml.UnmarshalStrict uses, would take imagepullpolicy for imagePullPolicy.
 func strictJSON(j []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	strict, err := k8sjson.UnmarshalStrict(j, v)
+	return errors.Join(append(strict, err)...)
 }
 
 func stripComments(doc string) string {
@@ -146,4 +148,26 @@ func kinds(objs []object) []string {
 		out = append(out, fmt.Sprintf("%s %s", o.gvk, o.name))
 	}
 	return out
+}
+
+// TestStrictJSON: the decoder behind every manifest check refuses what the API server's strict field
+// validation refuses, a field name in the wrong case included.
+func TestStrictJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		ok        bool
+	}{
+		{"known field", `{"spec":{"replicas":2}}`, true},
+		{"unknown field", `{"spec":{"replicaz":2}}`, false},
+		{"field in the wrong case", `{"spec":{"Replicas":2}}`, false},
+		{"nested field in the wrong case", `{"spec":{"template":{"spec":{"containers":[{"name":"a","imagepullpolicy":"Always"}]}}}}`, false},
+		{"duplicate field", `{"spec":{"replicas":2,"replicas":3}}`, false},
+	} {
+		err := strictJSON([]byte(tc.doc), &appsv1.Deployment{})
+		if tc.ok {
+			require.NoError(t, err, tc.name)
+		} else {
+			require.Error(t, err, tc.name)
+		}
+	}
 }

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/authbridge/authbridge/pkg/config"
 )
@@ -81,7 +81,9 @@ func yamlRoutes(where string, docs []map[string]any) []route {
 				p, _ := svc["port"].(map[string]any)
 				out = append(out, route{where + ": Ingress", name, portString(p["number"], p["name"])})
 			})
-		case "IngressRoute", "HTTPRoute", "GRPCRoute":
+		case "IngressRoute", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute":
+			// Gateway API routes (and Traefik's IngressRoute) send what a listener receives to their
+			// backends; a TLS passthrough or TCP route hands clients the port itself.
 			walk(spec, func(k string, v any) {
 				if k != "services" && k != "backendRefs" {
 					return
@@ -270,7 +272,8 @@ func TestNoBrowserRouteReachesATokenEndpoint(t *testing.T) {
 			return nil
 		})
 		require.NoError(t, err)
-		require.GreaterOrEqual(t, seen, 5, "the checker finds the shipped routes (nginx, Caddy, Traefik, Envoy, ingress-nginx)")
+		require.GreaterOrEqual(t, seen, 11, "the checker finds the shipped routes (nginx, Caddy, Traefik, Envoy, ingress-nginx, "+
+			"and two HTTPRoutes in each Gateway API example)")
 	})
 
 	t.Run("README", func(t *testing.T) {
@@ -293,6 +296,10 @@ func TestNoBrowserRouteReachesATokenEndpoint(t *testing.T) {
 			{"Ingress to forward-auth by name", "x.yaml", "kind: Ingress\nspec:\n  rules:\n  - http:\n      paths:\n      - backend:\n          service: {name: authbridge, port: {name: forward-auth}}\n"},
 			{"Ingress to gRPC by number", "x.yaml", "kind: Ingress\nspec:\n  rules:\n  - http:\n      paths:\n      - backend:\n          service: {name: authbridge, port: {number: 9191}}\n"},
 			{"HTTPRoute", "x.yaml", "kind: HTTPRoute\nspec:\n  rules:\n  - backendRefs: [{name: authbridge, port: 4181}]\n"},
+			{"HTTPRoute into authbridge's namespace, gRPC port", "x.yaml", "kind: HTTPRoute\nspec:\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /oauth2/}}]\n    backendRefs: [{name: authbridge, namespace: auth, port: 9191}]\n"},
+			{"GRPCRoute", "x.yaml", "kind: GRPCRoute\nspec:\n  rules:\n  - backendRefs: [{name: authbridge, port: 9191}]\n"},
+			{"TLSRoute passthrough", "x.yaml", "kind: TLSRoute\nspec:\n  rules:\n  - backendRefs: [{name: authbridge, port: 9191}]\n"},
+			{"TCPRoute", "x.yaml", "kind: TCPRoute\nspec:\n  rules:\n  - backendRefs: [{name: authbridge, port: 4181}]\n"},
 			{"IngressRoute", "x.yaml", "kind: IngressRoute\nspec:\n  routes:\n  - services: [{name: authbridge, port: 4181}]\n"},
 			{"LoadBalancer Service", "x.yaml", "kind: Service\nmetadata: {name: authbridge}\nspec:\n  type: LoadBalancer\n  ports: [{name: forward-auth, port: 4181}]\n"},
 			{"Traefik file service", "x.yaml", "http:\n  services:\n    a:\n      loadBalancer:\n        servers: [{url: 'http://authbridge:4181/'}]\n"},

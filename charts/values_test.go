@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	yamlv3 "gopkg.in/yaml.v3"
+	yamlv3 "go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
 
@@ -38,6 +38,9 @@ func TestSchemaRejectsMisspeltKeys(t *testing.T) {
 		{"enum", "config.session.store=memcached", "memcached"},
 		{"duration", "config.session.idle_timeout=1 day", "idle_timeout"},
 		{"port type", "ports.http=http", "http"},
+		{"redis tls key", "config.session.redis.tls.ca_fle=/ca.crt", "ca_fle"},
+		{"relative extra mount", "extraVolumeMounts[0].name=ca,extraVolumeMounts[0].mountPath=etc/ca", "mountPath"},
+		{"extra volume without a name", "extraVolumes[0].secret.secretName=ca", "name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,10 +2,6 @@ package charts_test
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +13,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/authbridge/authbridge/pkg/server"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -78,11 +76,11 @@ func checkWorkloads(t *testing.T, objs []object) {
 		require.Equal(t, "admin", p.probe.HTTPGet.Port.String(), "probes go to the admin listener")
 		require.NotEmpty(t, ports["admin"])
 	}
-	// The startup probe must outlast authbridge's minute of retrying an unreachable provider.
+	// The startup probe must outlast authbridge's retrying of an unreachable provider.
 	sp := c.StartupProbe
-	require.Greater(t, sp.PeriodSeconds*sp.FailureThreshold, int32(60))
+	require.Greater(t, time.Duration(sp.PeriodSeconds*sp.FailureThreshold)*time.Second, server.DiscoveryTimeout)
 
-	drain := drainTimeout(t)
+	drain := server.DrainTimeout
 	var preStop int64
 	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 		preStop = c.Lifecycle.PreStop.Sleep.Seconds
@@ -176,60 +174,4 @@ func selects(t *testing.T, sel map[string]string, set labels.Set) bool {
 	t.Helper()
 	require.NotEmpty(t, sel)
 	return labels.SelectorFromSet(sel).Matches(set)
-}
-
-// drainTimeout reads cmd/authbridge's drainTimeout constant (e.g. 15 * time.Second) from its source,
-// so that the grace-period check follows the binary.
-func drainTimeout(t *testing.T) time.Duration {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(repoRoot, "cmd", "authbridge", "serve.go"), nil, 0)
-	require.NoError(t, err)
-	for _, d := range f.Decls {
-		gd, ok := d.(*ast.GenDecl)
-		if !ok || gd.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			if len(vs.Names) == 1 && vs.Names[0].Name == "drainTimeout" && len(vs.Values) == 1 {
-				d, err := evalDuration(vs.Values[0])
-				require.NoError(t, err)
-				return d
-			}
-		}
-	}
-	t.Fatal("const drainTimeout not found in cmd/authbridge/serve.go")
-	return 0
-}
-
-// evalDuration evaluates a constant expression of integer literals and time units.
-func evalDuration(e ast.Expr) (time.Duration, error) {
-	switch x := e.(type) {
-	case *ast.BasicLit:
-		n, err := strconv.ParseInt(x.Value, 0, 64)
-		return time.Duration(n), err
-	case *ast.SelectorExpr:
-		units := map[string]time.Duration{"Millisecond": time.Millisecond, "Second": time.Second, "Minute": time.Minute}
-		if id, ok := x.X.(*ast.Ident); ok && id.Name == "time" && units[x.Sel.Name] != 0 {
-			return units[x.Sel.Name], nil
-		}
-	case *ast.ParenExpr:
-		return evalDuration(x.X)
-	case *ast.BinaryExpr:
-		a, err := evalDuration(x.X)
-		if err != nil {
-			return 0, err
-		}
-		b, err := evalDuration(x.Y)
-		if err != nil {
-			return 0, err
-		}
-		switch x.Op {
-		case token.MUL:
-			return a * b, nil
-		case token.ADD:
-			return a + b, nil
-		}
-	}
-	return 0, fmt.Errorf("cannot evaluate %T in drainTimeout", e)
 }

@@ -1,7 +1,9 @@
 // Package e2e_test proves the gateway configs shipped in deploy/: the built authbridge binary runs as a
-// real process behind real nginx and Caddy (and behind Envoy's and Traefik's protocols, spoken by
+// real process behind real nginx, Caddy and Traefik (and behind Envoy's protocol, spoken by
 // internal/gateway), with a real redis-server, Ory Hydra as the OIDC provider and headless Chromium
 // logging in. Configs of gateways that cannot run here are decoded strictly into their own schemas.
+// Hydra and Traefik are built from the tool modules in tools/ and traefik-tools/ into the user's cache
+// directory on first use; `go test ./e2e -build-tools` builds them without running a test.
 package e2e_test
 
 import (
@@ -16,12 +18,15 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/authbridge/authbridge/internal/redistest"
-
 	"github.com/authbridge/authbridge/internal/browsertest"
+	"github.com/authbridge/authbridge/internal/redistest"
+	"github.com/authbridge/authbridge/internal/toolbuild"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden CheckResponse files in testdata/")
+var (
+	update     = flag.Bool("update", false, "rewrite the golden CheckResponse files in testdata/")
+	buildTools = flag.Bool("build-tools", false, "build (or find) Ory Hydra and Traefik and exit without running a test")
+)
 
 const chromiumPath = browsertest.ChromiumPath
 
@@ -46,11 +51,33 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if *buildTools {
+		os.Exit(prepareTools())
+	}
 	code := m.Run()
 	if shared.s != nil {
 		shared.s.close()
 	}
 	os.Exit(code)
+}
+
+// prepareTools builds Hydra and Traefik side by side, for ./scripts/test.sh to run before the tests and
+// outside their timeout (minutes each on a cold Go build cache). Traefik not building is reported and
+// is no failure: only its tests need it, and they skip saying why.
+func prepareTools() int {
+	var hydraErr, traefikErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { _, hydraErr = hydraTool.Path() })
+	wg.Go(func() { _, traefikErr = traefikBinary() })
+	wg.Wait()
+	if traefikErr != nil {
+		fmt.Fprintf(os.Stderr, "e2e: Traefik did not build; the tests that run it will skip:\n%s\n", toolbuild.Tail(traefikErr, 2000))
+	}
+	if hydraErr != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", hydraErr)
+		return 1
+	}
+	return 0
 }
 
 // sharedStack starts the shared processes on first use and returns them; they stop when the package's
@@ -90,7 +117,7 @@ func newStack() (s *stack, err error) {
 
 // startHydra builds (or finds) Hydra and runs it.
 func (s *stack) startHydra() error {
-	bin, err := hydraBinary()
+	bin, err := hydraTool.Path()
 	if err != nil {
 		return err
 	}

@@ -266,7 +266,7 @@ func (h *hydra) uiHandler() http.Handler {
 		to, err := h.accept("consent", challenge, map[string]any{
 			"grant_scope": cr.Scope, "grant_access_token_audience": cr.Audience, "remember": true, "remember_for": 3600,
 			"session": map[string]any{
-				"id_token":     map[string]any{"email": email, "email_verified": true},
+				"id_token":     map[string]any{"email": email, "email_verified": true, "preferred_username": cr.Subject},
 				"access_token": map[string]any{"email": email},
 			},
 		})

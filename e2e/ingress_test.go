@@ -95,7 +95,7 @@ func TestIngressNginxAnnotations(t *testing.T) {
 		require.Equal(t, 4180, p.Backend.Service.Port.Number, "the browser-facing port")
 		paths = append(paths, p.Path)
 	}
-	require.ElementsMatch(t, []string{authz.PathStart, authz.PathCallback, authz.PathSignOut}, paths)
+	require.ElementsMatch(t, []string{authz.PathStart, authz.PathCallback, authz.PathSignOut, authz.PathUserInfo}, paths)
 
 	t.Run("strict", func(t *testing.T) {
 		for _, tc := range []struct{ from, to string }{

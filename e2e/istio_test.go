@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	securityv1 "istio.io/api/security/v1"
 	securityv1beta1 "istio.io/api/security/v1beta1"

@@ -6,9 +6,9 @@ import (
 	"io"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"gopkg.in/yaml.v3"
 )
 
 // objectMeta is the metadata of a Kubernetes object, as far as the shipped manifests use it.

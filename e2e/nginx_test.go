@@ -10,7 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authbridge/authbridge/internal/browsertest"
 )
 
 // shipped reads a file under deploy/ and replaces each placeholder, requiring that it is there: the test
@@ -95,6 +98,34 @@ func TestNginx(t *testing.T) {
 	g := gatewayUnderTest{base: base, up: up, ab: ab, spoofs: forgedNamed()}
 
 	runGatewayFlow(t, s, g)
+
+	t.Run("the page asks who is logged in", func(t *testing.T) {
+		// What an SPA does instead of reading a token: fetch('/oauth2/userinfo'), which the shipped
+		// config routes to the browser-facing listener with the rest of /oauth2/.
+		ctx := newTab(t, s.browser)
+		logIn(t, ctx, s, base, "/who", "alice")
+		req, ok := up.last("/who")
+		require.True(t, ok)
+		token := requireIdentity(t, s, ab, req.Header, "alice")
+		type answer struct {
+			fetchAnswer
+			Cache, ACAO string
+		}
+		a := browsertest.Val(t, ctx, chromedp.Evaluate[answer](`fetch('/oauth2/userinfo', {headers: {Accept: 'application/json'}})
+			.then(r => r.text().then(body => ({status: r.status, type: r.headers.get('content-type'),
+				cache: r.headers.get('cache-control'), acao: r.headers.get('access-control-allow-origin') || '', body})))`, chromedp.EvalAwaitPromise))
+		require.Equal(t, http.StatusOK, a.Status, a.Body)
+		require.Equal(t, "application/json", a.Type)
+		require.Equal(t, "no-store", a.Cache)
+		require.Empty(t, a.ACAO)
+		require.JSONEq(t, `{"user":"alice","email":"alice@example.com","preferredUsername":"alice"}`, a.Body)
+		require.False(t, strings.Contains(a.Body, token), "never a token")
+
+		none := fetchWithoutSession(t, ctx, "/oauth2/userinfo")
+		require.Equal(t, http.StatusUnauthorized, none.Status)
+		require.Equal(t, "application/json", none.Type)
+		require.Contains(t, none.Body, `"error":"unauthenticated"`)
+	})
 
 	t.Run("the session check is internal", func(t *testing.T) {
 		// /oauth2/auth answers with the access token: a script that could call it would read the token.

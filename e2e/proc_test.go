@@ -1,18 +1,17 @@
 package e2e_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/authbridge/authbridge/internal/toolbuild"
 )
 
 // startTimeout bounds how long a started process may take to become ready.
@@ -176,50 +175,15 @@ func buildAuthbridge(dir string) (string, error) {
 	return bin, nil
 }
 
-// hydraBinary returns Ory Hydra built from the tool module in ./tools. The build is slow (minutes on a cold
-// Go cache), so the binary is kept in the user's cache directory under a name derived from the tool
-// module's go.mod and go.sum, and rebuilt only when those change.
-func hydraBinary() (string, error) {
-	mod, err := os.ReadFile(filepath.Join("tools", "go.mod"))
-	if err != nil {
-		return "", fmt.Errorf("read tool module: %w", err)
-	}
-	sum, err := os.ReadFile(filepath.Join("tools", "go.sum"))
-	if err != nil {
-		return "", fmt.Errorf("read tool module: %w", err)
-	}
-	version := "unknown"
-	for _, line := range strings.Split(string(mod), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/ory/hydra/v2" {
-			version = f[1]
-		}
-	}
-	h := sha256.Sum256(append(mod, sum...))
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("find cache dir: %w", err)
-	}
-	bin := filepath.Join(cache, "authbridge", "hydra-"+version+"-"+hex.EncodeToString(h[:8]))
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
-		return bin, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("look for cached hydra: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		return "", fmt.Errorf("create cache dir: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "e2e: building Ory Hydra %s into %s (once; minutes on a cold Go cache)\n", version, bin)
-	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
-	cmd := exec.Command("go", "build", "-tags", "sqlite,sqlite_omit_load_extension", "-o", tmp, "github.com/ory/hydra/v2")
-	cmd.Dir = "tools"
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOWORK=off")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("build hydra: %w\n%s", err, out)
-	}
-	// Renamed into place only when complete, so a concurrent or interrupted run never sees half a binary.
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("install hydra: %w", err)
-	}
-	return bin, nil
-}
+// The programs the tests build from the tool modules under e2e/ (each pins one program and its
+// dependencies apart from authbridge's go.mod), once per pinned version, into the user's cache directory.
+var (
+	hydraTool = toolbuild.Tool{Name: "hydra", Dir: "tools", Module: "github.com/ory/hydra/v2", Pkg: "github.com/ory/hydra/v2",
+		Flags: []string{"-tags", "sqlite,sqlite_omit_load_extension"}, Env: []string{"CGO_ENABLED=1"}}
+	traefikTool = toolbuild.Tool{Name: "traefik", Dir: "traefik-tools", Module: "github.com/traefik/traefik/v3",
+		Pkg: "github.com/traefik/traefik/v3/cmd/traefik", Flags: []string{"-trimpath"}, Env: []string{"CGO_ENABLED=0"}}
+)
+
+// traefikBinary is Traefik, built once per test process: the Traefik tests ask for it, and a build that
+// failed is not tried again by the next one.
+var traefikBinary = sync.OnceValues(traefikTool.Path)

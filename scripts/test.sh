@@ -40,4 +40,9 @@ go vet ./...
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/e2e$') "$@"
 # Every fuzz target for a couple of seconds past its seed corpus (about 50 s on an idle 2-core machine).
 ./scripts/fuzz.sh
+# Ory Hydra and Traefik, which the end-to-end tests run, are built from their pinned tool modules (e2e/tools,
+# e2e/traefik-tools) into ~/.cache/authbridge once per version: minutes each on a cold Go build cache, so
+# here, side by side and outside the tests' timeout; a cached pair is found in a moment. A Traefik that does
+# not build is reported (-v shows it, and what was built) and only its tests skip.
+go test -race -count=1 -timeout 30m -v -run '^$' ./e2e -build-tools
 go test -race -count=1 -timeout 15m -parallel 1 ./e2e "$@"

@@ -5,13 +5,14 @@ import (
 
 	"github.com/authbridge/authbridge/pkg/bearer"
 	"github.com/authbridge/authbridge/pkg/config"
+	"github.com/authbridge/authbridge/pkg/login"
 )
 
 // newVerifier builds the verifier of API clients' bearer JWTs from the config, or returns nil when
 // bearer.audiences is empty (bearer tokens off). It does no I/O: each issuer (oidc.issuer_url, then
 // bearer.extra_issuers) is discovered on the first token that names it, so one that is down does not
 // stop start-up. The engine takes the result in its options (issue 12).
-func newVerifier(cfg *config.Config, log *slog.Logger) (*bearer.Verifier, error) {
+func newVerifier(cfg *config.Config, m *login.Metrics, log *slog.Logger) (*bearer.Verifier, error) {
 	if len(cfg.Bearer.Audiences) == 0 {
 		return nil, nil
 	}
@@ -21,6 +22,8 @@ func newVerifier(cfg *config.Config, log *slog.Logger) (*bearer.Verifier, error)
 		GroupsClaim:          cfg.OIDC.GroupsClaim,
 		AllowUnverifiedEmail: cfg.OIDC.AllowUnverifiedEmail,
 		Timeout:              cfg.OIDC.Timeout,
+		RootCAs:              cfg.OIDC.RootCAs,
 		Logger:               log.With("component", "bearer"),
+		Metrics:              m,
 	})
 }

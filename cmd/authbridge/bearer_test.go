@@ -47,14 +47,14 @@ func TestNewVerifier(t *testing.T) {
 
 	cfg, err := config.Load("", env)
 	require.NoError(t, err)
-	v, err := newVerifier(cfg, log)
+	v, err := newVerifier(cfg, nil, log)
 	require.NoError(t, err)
 	require.Nil(t, v, "off without bearer.audiences")
 
 	cfg, err = config.Load("", append(env, "AUTHBRIDGE_BEARER_AUDIENCES=https://other.api,https://api.test",
 		"AUTHBRIDGE_BEARER_EXTRA_ISSUERS="+extra.Issuer()))
 	require.NoError(t, err)
-	v, err = newVerifier(cfg, log)
+	v, err = newVerifier(cfg, nil, log)
 	require.NoError(t, err)
 	for _, idp := range []*devidp.IDP{primary, extra} {
 		tok, err := idp.AccessToken("app", "alice", "openid")

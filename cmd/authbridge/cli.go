@@ -15,7 +15,13 @@ var summaries = map[string]string{
 	"serve":        "run the gRPC (ext_authz), forward-auth, browser-facing HTTP and admin listeners",
 	"check-config": "validate the configuration (policy routes included) and exit: 0 when it is valid, 1 when not",
 	"explain":      "say which policy route a request gets and why it is allowed or not",
+	"convert oauth2-proxy": "write an authbridge YAML configuration from an oauth2-proxy one (its config file, OAUTH2_PROXY_* " +
+		"environment and flags, flags winning over environment over file, and its alpha config); print on stderr, for every " +
+		"setting without an equivalent, what to do instead; refuse security-relevant settings unless acknowledged",
 }
+
+// operands follow a subcommand's flags in its usage line.
+var operands = map[string]string{"convert oauth2-proxy": " [-- oauth2-proxy flags]"}
 
 // newFlagSet is a subcommand's flag set whose usage text says what the command does, lists its flags
 // and points to the configuration reference: on stdout for --help (exit 0), on stderr after a bad flag
@@ -33,7 +39,7 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 	if s != "" {
 		s = strings.ToUpper(s[:1]) + s[1:]
 	}
-	fmt.Fprintf(w, "Usage: authbridge %s [flags]\n\n%s.\n\nFlags:\n", fs.Name(), s)
+	fmt.Fprintf(w, "Usage: authbridge %s [flags]%s\n\n%s.\n\nFlags:\n", fs.Name(), operands[fs.Name()], s)
 	out := fs.Output()
 	fs.SetOutput(w)
 	fs.PrintDefaults()

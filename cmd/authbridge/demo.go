@@ -16,7 +16,8 @@ const demoUsage = `Usage: authbridge demo [flags]
 Runs the whole story on this machine, nothing else needed: an Auth0-like identity provider, authbridge
 (in-memory sessions), a gateway that asks authbridge about every request, and an echo app behind it.
 Open the printed URL, log in as alice or bob, and see the app receive Authorization: Bearer <jwt>
-while your browser holds only an opaque HttpOnly cookie. Everything listens on 127.0.0.1 only.
+while your browser holds only an opaque HttpOnly cookie. authbridge runs as serve runs it; the banner
+names its admin listener (/metrics, /healthz, /readyz). Everything listens on 127.0.0.1 only.
 Ctrl-C stops it.
 
 Flags:

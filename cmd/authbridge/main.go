@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/authbridge/authbridge/pkg/config"
+	"github.com/authbridge/authbridge/pkg/server"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -31,6 +32,10 @@ Usage:
                                             which policy route a request gets and why it is allowed or not;
                                             --claims is a JSON file of ID-token claims, --route the name a
                                             gateway passes
+  authbridge convert oauth2-proxy [--config FILE] [--alpha-config FILE] [--env-file FILE]
+                     [--acknowledge OPTION] [--redirect-url URL] [-o FILE] [-- oauth2-proxy flags]
+                                            write an authbridge YAML from an oauth2-proxy configuration
+                                            (file, OAUTH2_PROXY_* environment, flags); notes on stderr
   authbridge version                        print the version
 
 Every config key can also be set by environment variable: AUTHBRIDGE_ + the key path in upper case,
@@ -78,6 +83,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, args, stdout, stderr)
 	case "explain":
 		return runExplain(args, stdout, stderr)
+	case "convert":
+		return runConvert(args, stdout, stderr)
 	case "serve", "check-config":
 	default:
 		fmt.Fprintf(stderr, "authbridge: unknown command %q\n\n%s", cmd, usage)
@@ -117,7 +124,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, w := range append(cfg.Warnings(), policyWarnings...) {
 		log.Warn(w)
 	}
-	if err := serve(ctx, cfg, listeners{}, log); err != nil {
+	if err := serve(ctx, cfg, server.Listeners{}, log); err != nil {
 		log.Error("authbridge stopped", "err", err)
 		return 1
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -19,8 +20,11 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/authbridge/authbridge/internal/redistest"
+	"github.com/authbridge/authbridge/internal/testca"
 	"github.com/authbridge/authbridge/pkg/config"
 	"github.com/authbridge/authbridge/pkg/devidp"
+	"github.com/authbridge/authbridge/pkg/server"
+	"github.com/authbridge/authbridge/pkg/session"
 
 	"github.com/authbridge/authbridge/internal/logbuf"
 )
@@ -35,6 +39,7 @@ type instance struct {
 	idp               *devidp.IDP
 	logs              *logbuf.Buffer
 	stop              func() error
+	browser           http.RoundTripper // the test browser's transport; nil: http.DefaultTransport
 }
 
 const (
@@ -52,11 +57,42 @@ func listen(t *testing.T) net.Listener {
 
 func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	t.Helper()
-	rs := redistest.Start(t)
-	ls := listeners{http: listen(t), forwardAuth: listen(t), grpc: listen(t), admin: listen(t)}
-	httpURL := "http://" + ls.http.Addr().String()
+	return startWith(t, tokenTTL, nil, nil, env...)
+}
 
-	idpSrv := httptest.NewServer(nil)
+// startTuned is start with the server's options adjusted by tune (nil: as serve builds them).
+func startTuned(t *testing.T, tokenTTL time.Duration, tune func(*server.Options), env ...string) *instance {
+	t.Helper()
+	return startWith(t, tokenTTL, nil, tune, env...)
+}
+
+// startWith is startTuned with, when ca is set, the provider served over https and Redis over TLS
+// requiring a client certificate, both with certificates from ca, and authbridge given ca and its client
+// pair through oidc.ca_file and session.redis.tls.*.
+func startWith(t *testing.T, tokenTTL time.Duration, ca *testca.CA, tune func(*server.Options), env ...string) *instance {
+	t.Helper()
+	var rs *redistest.Server
+	redisURL := ""
+	idpSrv := httptest.NewUnstartedServer(nil)
+	var browser http.RoundTripper
+	if ca == nil {
+		rs = redistest.Start(t)
+		redisURL = rs.URL()
+		idpSrv.Start()
+	} else {
+		srv, cli := ca.Server(t, "redis"), ca.Client(t, "authbridge")
+		rs = redistest.StartTLS(t, redistest.TLS{CertFile: srv.CertFile, KeyFile: srv.KeyFile, CAFile: ca.CAFile, RequireClientCert: true})
+		redisURL = rs.TLSURL()
+		env = append(env, "AUTHBRIDGE_OIDC_CA_FILE="+ca.CAFile, "AUTHBRIDGE_SESSION_REDIS_TLS_CA_FILE="+ca.CAFile,
+			"AUTHBRIDGE_SESSION_REDIS_TLS_CERT_FILE="+cli.CertFile, "AUTHBRIDGE_SESSION_REDIS_TLS_KEY_FILE="+cli.KeyFile)
+		idpSrv.TLS = ca.ServerTLS(t, "idp")
+		idpSrv.StartTLS()
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		browser = tr
+	}
+	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
+	httpURL := "http://" + ls.HTTP.Addr().String()
 	t.Cleanup(idpSrv.Close)
 	idp, err := devidp.New(devidp.Options{
 		Issuer: idpSrv.URL + "/",
@@ -78,7 +114,7 @@ func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 		"AUTHBRIDGE_OIDC_CLIENT_SECRET=" + testSecret,
 		"AUTHBRIDGE_OIDC_REDIRECT_URL=" + httpURL + "/oauth2/callback",
 		"AUTHBRIDGE_OIDC_AUDIENCE=https://api.test",
-		"AUTHBRIDGE_SESSION_REDIS_URL=" + rs.URL(),
+		"AUTHBRIDGE_SESSION_REDIS_URL=" + redisURL,
 		"AUTHBRIDGE_SESSION_COOKIE_SECRET=" + testCookieSecret,
 		"AUTHBRIDGE_SESSION_COOKIE_SECURE=false",
 		"AUTHBRIDGE_REDIRECT_ALLOWED_DOMAINS=127.0.0.1,app.test",
@@ -90,13 +126,17 @@ func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		var tunes []func(*server.Options)
+		if tune != nil {
+			tunes = append(tunes, tune)
+		}
+		done <- serve(ctx, cfg, ls, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), tunes...)
 	}()
 	inst := &instance{
 		idpURL: idpSrv.URL,
-		http:   httpURL, forwardAuth: "http://" + ls.forwardAuth.Addr().String(),
-		grpc: ls.grpc.Addr().String(), admin: "http://" + ls.admin.Addr().String(),
-		redis: rs, idp: idp, idpSrv: idpSrv, logs: logs,
+		http:   httpURL, forwardAuth: "http://" + ls.ForwardAuth.Addr().String(),
+		grpc: ls.GRPC.Addr().String(), admin: "http://" + ls.Admin.Addr().String(),
+		redis: rs, idp: idp, idpSrv: idpSrv, logs: logs, browser: browser,
 		stop: sync.OnceValue(func() error {
 			cancel()
 			select {
@@ -122,7 +162,7 @@ func start(t *testing.T, tokenTTL time.Duration, env ...string) *instance {
 // browserLogin logs in through /oauth2/start with a cookie-jar client, as a browser would.
 func browserLogin(t *testing.T, inst *instance) (*http.Client, *http.Cookie) {
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+	c := &http.Client{Jar: jar, Transport: inst.browser, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
 		if r.URL.Path == "/after" {
 			return http.ErrUseLastResponse
 		}
@@ -209,8 +249,8 @@ func TestServeLoginAllowAndRedisOutage(t *testing.T) {
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(resp2.Body)
 	resp2.Body.Close()
-	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="allow"}`)
-	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="error"}`)
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="allow",reason="session"} `)
+	require.Contains(t, string(metrics), `authbridge_decisions_total{front="forwardauth",outcome="error",reason="unavailable"} `)
 	require.Contains(t, string(metrics), `authbridge_decision_duration_seconds_bucket{front="forwardauth"`)
 
 	require.NoError(t, inst.stop())
@@ -300,12 +340,50 @@ func TestServeSignOutEverywhere(t *testing.T) {
 // TestServeMemoryStore: a single replica with the memory store logs in and allows, and its store's
 // sweeper runs with the servers (and stops with them).
 func TestServeMemoryStore(t *testing.T) {
-	inst := start(t, time.Hour, "AUTHBRIDGE_SESSION_STORE=memory")
+	var store *session.MemoryStore
+	inst := startTuned(t, time.Hour, func(o *server.Options) {
+		store = o.Store.(*session.MemoryStore) // serve built a memory store
+		store.SetSweepEvery(5 * time.Millisecond)
+	}, "AUTHBRIDGE_SESSION_STORE=memory")
 	_, cookie := browserLogin(t, inst)
 	resp := traefikAuth(t, inst, cookie, "text/html")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	inst.redis.Stop() // not used by this instance: nothing changes
 	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode)
 	require.Equal(t, http.StatusOK, status(t, inst.admin+"/readyz"))
+
+	n := store.Len()
+	require.NoError(t, store.Put(context.Background(), "expires-at-once", []byte("x"), time.Millisecond))
+	require.Eventually(t, func() bool { return store.Len() == n }, 5*time.Second, 5*time.Millisecond,
+		"the sweeper frees the expired entry, and only it")
+	require.Equal(t, http.StatusOK, traefikAuth(t, inst, cookie, "text/html").StatusCode, "the session survives sweeps")
 	require.NoError(t, inst.stop())
+}
+
+// TestServeOptionsZeros: a zero that the configuration accepts reaches the wiring unchanged, where it
+// means what the key's help says (cache off, refresh only once expired, no reuse window), never a
+// leaf package's default.
+func TestServeOptionsZeros(t *testing.T) {
+	cfg, err := config.Load("", []string{
+		"AUTHBRIDGE_OIDC_ISSUER_URL=https://idp.example.com/",
+		"AUTHBRIDGE_OIDC_CLIENT_ID=app",
+		"AUTHBRIDGE_OIDC_REDIRECT_URL=https://auth.example.com/oauth2/callback",
+		"AUTHBRIDGE_SESSION_STORE=memory",
+		"AUTHBRIDGE_SESSION_CACHE_TTL=0",
+		"AUTHBRIDGE_SESSION_REFRESH_AHEAD=0",
+		"AUTHBRIDGE_SESSION_REFRESH_REUSE_WINDOW=0",
+		"AUTHBRIDGE_SESSION_LOGINS_PER_CLIENT=0",
+	})
+	require.NoError(t, err)
+	ls := server.Listeners{HTTP: listen(t), ForwardAuth: listen(t), GRPC: listen(t), Admin: listen(t)}
+	for _, l := range []net.Listener{ls.HTTP, ls.ForwardAuth, ls.GRPC, ls.Admin} {
+		t.Cleanup(func() { _ = l.Close() })
+	}
+	o, closeStore, err := serveOptions(cfg, ls, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer closeStore()
+	require.Zero(t, o.Cache.TTL, "server.Options.Cache: a zero TTL turns the cache off")
+	require.Zero(t, o.Engine.Lifetimes.RefreshAhead, "authz: refresh only once expired")
+	require.Zero(t, o.Engine.Refresh.ReuseWindow, "authz: the provider has no reuse window")
+	require.Empty(t, cfg.Warnings(), "logins_per_client 0 is as good as absent")
 }

@@ -1,6 +1,6 @@
 // Package gateway holds two small HTTP gateways that consult authbridge the way real proxies do: Envoy
-// through the ext_authz gRPC API, and Traefik through forward-auth. The demo and the end-to-end tests
-// put them in front of an upstream where a real Envoy or Traefik cannot run.
+// through the ext_authz gRPC API, and Traefik through forward-auth. The demo puts them in front of its
+// upstream, and the end-to-end tests the Envoy one, which cannot run here (they run the real Traefik).
 package gateway
 
 import (

@@ -171,7 +171,7 @@ func TestForwardAuthRequest(t *testing.T) {
 	r.Host = "app.example.test:8080"
 	r.RemoteAddr = "192.0.2.9:5555"
 	r.Header = http.Header{"Cookie": {"authbridge=x"}, "Accept": {"application/json"}, "Connection": {"close"}, "X-Forwarded-Uri": {"/spoof"}}
-	fr, err := ForwardAuthRequest(context.Background(), r, "http://127.0.0.1:4180/auth")
+	fr, err := forwardAuthRequest(context.Background(), r, "http://127.0.0.1:4180/auth")
 	require.NoError(t, err)
 	require.Equal(t, "GET", fr.Method)
 	require.Nil(t, fr.Body)

@@ -64,11 +64,11 @@ func NewForwardAuth(o ForwardAuthOptions) (*ForwardAuth, error) {
 	return &ForwardAuth{o: o, log: log, client: client, proxy: newProxy(o.Upstream, log, nil)}, nil
 }
 
-// EntryPointHeaders makes the edits Traefik's entry point makes to a request from a client it does not
+// entryPointHeaders makes the edits Traefik's entry point makes to a request from a client it does not
 // trust, before any middleware: the client's X-Forwarded-* and X-Real-Ip are dropped, and
 // X-Forwarded-Proto, -Host, -Port and X-Real-Ip are set from the connection. X-Forwarded-For is
 // added when the request is proxied.
-func EntryPointHeaders(r *http.Request) {
+func entryPointHeaders(r *http.Request) {
 	h := r.Header
 	for k := range h {
 		if strings.HasPrefix(k, "X-Forwarded-") || k == "X-Real-Ip" || k == "Forwarded" {
@@ -91,10 +91,10 @@ func EntryPointHeaders(r *http.Request) {
 	}
 }
 
-// ForwardAuthRequest builds the request Traefik's forwardAuth middleware sends to address for r: a GET
+// forwardAuthRequest builds the request Traefik's forwardAuth middleware sends to address for r: a GET
 // without body carrying r's headers minus the connection-specific ones, with X-Forwarded-For set to
 // the client's address and X-Forwarded-Method, -Proto, -Host and -Uri describing r.
-func ForwardAuthRequest(ctx context.Context, r *http.Request, address string) (*http.Request, error) {
+func forwardAuthRequest(ctx context.Context, r *http.Request, address string) (*http.Request, error) {
 	fr, err := http.NewRequestWithContext(ctx, http.MethodGet, address, nil)
 	if err != nil {
 		return nil, fmt.Errorf("build forward-auth request: %w", err)
@@ -113,8 +113,8 @@ func ForwardAuthRequest(ctx context.Context, r *http.Request, address string) (*
 
 // ServeHTTP asks the auth service about one request and proxies or answers it.
 func (f *ForwardAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	EntryPointHeaders(r)
-	fr, err := ForwardAuthRequest(r.Context(), r, f.o.Address)
+	entryPointHeaders(r)
+	fr, err := forwardAuthRequest(r.Context(), r, f.o.Address)
 	if err != nil {
 		f.log.Error("forward auth", "err", err)
 		w.WriteHeader(http.StatusInternalServerError)

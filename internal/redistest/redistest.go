@@ -26,8 +26,10 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
-	argv func() []string // command line, built from port and dir
-	init func() error    // run after the process answers, e.g. to assign cluster slots
+	// tlsPort is the TLS port of a server started with StartTLS, 0 otherwise.
+	tlsPort int
+	argv    func() []string // command line, built from port and dir
+	init    func() error    // run after the process answers, e.g. to assign cluster slots
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -44,6 +46,37 @@ func Start(t testing.TB) *Server {
 	s.launch()
 	return s
 }
+
+// TLS is what a TLS redis-server presents and requires.
+type TLS struct {
+	CertFile, KeyFile string // the server's certificate and key, PEM
+	CAFile            string // the CA that client certificates must chain to, PEM
+	// RequireClientCert refuses clients without a certificate from CAFile (--tls-auth-clients yes).
+	RequireClientCert bool
+}
+
+// StartTLS runs a standalone redis-server that also serves TLS on a second port (TLSAddr, TLSURL).
+// The plain port stays open for the test's own setup and inspection with Do.
+func StartTLS(t testing.TB, c TLS) *Server {
+	t.Helper()
+	s := newServer(t)
+	auth := "no"
+	if c.RequireClientCert {
+		auth = "yes"
+	}
+	s.argv = func() []string {
+		return append(s.baseArgs(), "--tls-port", strconv.Itoa(s.tlsPort), "--tls-cert-file", c.CertFile,
+			"--tls-key-file", c.KeyFile, "--tls-ca-cert-file", c.CAFile, "--tls-auth-clients", auth)
+	}
+	s.launchWith(func() { s.tlsPort = freePort(t) })
+	return s
+}
+
+// TLSAddr returns host:port of the TLS port of a server started with StartTLS.
+func (s *Server) TLSAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tlsPort)) }
+
+// TLSURL returns rediss://host:port of the TLS port of a server started with StartTLS.
+func (s *Server) TLSURL() string { return "rediss://" + s.TLSAddr() }
 
 // StartCluster runs a single-node Redis Cluster that owns all 16384 slots, so a cluster client can
 // talk to it. Restart keeps the node's slots (its nodes.conf survives in the temp dir).
@@ -63,20 +96,42 @@ func StartCluster(t testing.TB) *Server {
 // StartSentinel runs a Redis Sentinel that monitors master under name, with a quorum of one.
 func StartSentinel(t testing.TB, master *Server, name string) *Server {
 	t.Helper()
+	return startSentinel(t, master, name, nil)
+}
+
+// StartSentinelTLS runs a Sentinel like StartSentinel that also serves TLS on TLSAddr and talks TLS to
+// master, which must come from StartTLS; c is its certificate, and also what it presents to master.
+func StartSentinelTLS(t testing.TB, master *Server, name string, c TLS) *Server {
+	t.Helper()
+	return startSentinel(t, master, name, &c)
+}
+
+func startSentinel(t testing.TB, master *Server, name string, c *TLS) *Server {
+	t.Helper()
 	s := newServer(t)
 	conf := filepath.Join(s.dir, "sentinel.conf")
 	s.argv = func() []string {
 		// Sentinel rewrites its config file, so it is written once and kept across restarts.
 		if _, err := os.Stat(conf); err != nil {
-			c := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n"+
-				"sentinel down-after-milliseconds %s 1000\n", s.port, s.dir, name, master.port, name)
-			if err := os.WriteFile(conf, []byte(c), 0o600); err != nil {
+			masterPort, tlsConf := master.port, ""
+			if c != nil {
+				masterPort = master.tlsPort
+				tlsConf = fmt.Sprintf("tls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n"+
+					"tls-replication yes\n", s.tlsPort, c.CertFile, c.KeyFile, c.CAFile)
+			}
+			cf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n%ssentinel monitor %s 127.0.0.1 %d 1\n"+
+				"sentinel down-after-milliseconds %s 1000\n", s.port, s.dir, tlsConf, name, masterPort, name)
+			if err := os.WriteFile(conf, []byte(cf), 0o600); err != nil {
 				t.Fatalf("redistest: write sentinel config: %v", err)
 			}
 		}
 		return []string{conf, "--sentinel"}
 	}
-	s.launch()
+	s.launchWith(func() {
+		if c != nil {
+			s.tlsPort = freePort(t)
+		}
+	})
 	return s
 }
 
@@ -102,9 +157,16 @@ func (s *Server) baseArgs() []string {
 // between picking and binding.
 func (s *Server) launch() {
 	s.t.Helper()
+	s.launchWith(func() {})
+}
+
+// launchWith is launch with pick choosing the server's other ports before each attempt.
+func (s *Server) launchWith(pick func()) {
+	s.t.Helper()
 	var err error
 	for range 5 {
 		s.port = freePort(s.t)
+		pick()
 		if err = s.start(); err == nil {
 			s.t.Cleanup(s.Stop)
 			return

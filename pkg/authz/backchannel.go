@@ -13,9 +13,13 @@ import (
 // or the provider's keys could not be reached (503), so the provider retries.
 var ErrLogoutToken = errors.New("authz: logout token refused")
 
+// errLogoutReplayed refuses a logout token whose jti was already used.
+var errLogoutReplayed = fmt.Errorf("%w: jti already used", ErrLogoutToken)
+
 // BackchannelLogout ends the sessions an OIDC back-channel logout token names: those that came from its
 // sid, or, with only a sub, every session of that user. It returns how many sessions it ended.
-func (e *Engine) BackchannelLogout(ctx context.Context, raw string) (int, error) {
+func (e *Engine) BackchannelLogout(ctx context.Context, raw string) (n int, err error) {
+	defer func() { e.o.Metrics.loggedOut(err) }()
 	c, err := e.o.Provider.VerifyLogoutToken(ctx, raw)
 	if errors.Is(err, login.ErrInvalidLogoutToken) {
 		e.log.Warn("back-channel logout token refused", "err", err)
@@ -31,9 +35,8 @@ func (e *Engine) BackchannelLogout(ctx context.Context, raw string) (int, error)
 	}
 	if !first {
 		e.log.Warn("back-channel logout token replayed")
-		return 0, fmt.Errorf("%w: jti already used", ErrLogoutToken)
+		return 0, errLogoutReplayed
 	}
-	var n int
 	if c.SID != "" {
 		n, err = e.o.Sessions.EndSID(ctx, c.SID)
 	} else {

@@ -33,7 +33,7 @@ type CookieOptions struct {
 type Lifetimes struct {
 	Idle         time.Duration // a session unused this long ends (store TTL, renewed on use)
 	Max          time.Duration // a session ends this long after login, used or not
-	RefreshAhead time.Duration // refresh the access token this long before it expires
+	RefreshAhead time.Duration // refresh the access token this long before it expires; 0: once expired
 	Login        time.Duration // a started login must finish within this
 }
 
@@ -176,13 +176,10 @@ func (e *Engine) Decide(ctx context.Context, r *Request) (*Decision, error) {
 	d, err := e.decide(ctx, r)
 	if d != nil && d.Outcome != Allow && IsOAuth2Path(r.URI) {
 		// Both fronts render Decision.Header on redirects and denials; an allowed request is the app's.
-		if d.Header == nil {
-			d.Header = http.Header{}
-		}
-		SetOAuth2Headers(d.Header)
+		d = withOAuth2Headers(d)
 	}
 	if e.o.Metrics != nil {
-		e.o.Metrics.observe(r.Front, d, err, time.Since(start))
+		e.o.Metrics.observe(r, d, err, time.Since(start))
 	}
 	if err != nil {
 		e.log.Error("cannot decide", "front", r.Front, "host", r.Host, "err", err)
@@ -227,43 +224,71 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 	if d != nil {
 		return d, nil
 	}
-	raw, n := findCookie(r.Cookie, e.o.Cookie.Name)
-	switch {
-	case n == 0 && e.o.Bearer != nil && r.Authorization != "":
+	if e.o.Bearer != nil && r.Authorization != "" && !hasCookie(r.Cookie, e.o.Cookie.Name) {
 		// An API client: no session cookie, and bearer tokens are on. With a session cookie as well, the
 		// session decides and the header is replaced on allow, as without a verifier.
 		return e.checkBearer(ctx, r, rt)
+	}
+	s, d, err := e.liveSession(ctx, r)
+	if d != nil || err != nil {
+		return d, err
+	}
+	if d, err := e.authorize(r, rt, s); d != nil || err != nil {
+		return d, err
+	}
+	d = e.allow(s)
+	if rt != nil && rt.headers != nil {
+		addHeaders(d, rt.headers, s.Groups, s.Claims)
+	}
+	return d, nil
+}
+
+// hasCookie reports whether the Cookie header carries a cookie called name at all (see findCookie).
+func hasCookie(header, name string) bool {
+	_, n := findCookie(header, name)
+	return n > 0
+}
+
+// liveSession is the session that r's one session cookie names, loaded, held to its absolute lifetime
+// and with an access token refreshed when due; or, when there is none to use, the decision that says so
+// (a login for a navigation, 401 otherwise; with the dead cookie cleared), or an error when the store or
+// the provider could not answer.
+func (e *Engine) liveSession(ctx context.Context, r *Request) (*session.Session, *Decision, error) {
+	raw, n := findCookie(r.Cookie, e.o.Cookie.Name)
+	switch {
 	case n == 0:
-		return e.unauthenticated(r, "no session cookie")
+		d, err := e.unauthenticated(r, "no session cookie")
+		return nil, d, err
 	case n > 1:
 		// Never "first wins": a sibling domain could toss its own session in ahead of the user's. Not
 		// cleared either (see forget).
 		e.log.Warn("several session cookies", "count", n, "host", r.Host, "client", r.Client)
-		return e.unauthenticated(r, "several session cookies")
+		d, err := e.unauthenticated(r, "several session cookies")
+		return nil, d, err
 	}
 	// From here the one session cookie is ours to clear when it names no usable session.
 	t, err := session.ParseTicket(raw)
 	if err != nil {
-		return e.forget(e.unauthenticated(r, "malformed session cookie"))
+		return e.dead(e.unauthenticated(r, "malformed session cookie"))
 	}
 	s, err := e.o.Sessions.Load(ctx, t)
 	if errors.Is(err, session.ErrNotFound) {
-		return e.forget(e.unauthenticated(r, "session not found"))
+		return e.dead(e.unauthenticated(r, "session not found"))
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := e.now()
 	if e.o.Lifetimes.Max > 0 && now.Sub(s.CreatedAt) >= e.o.Lifetimes.Max {
 		if err := e.o.Sessions.Delete(ctx, t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return e.forget(e.unauthenticated(r, "session reached its maximum lifetime"))
+		return e.dead(e.unauthenticated(r, "session reached its maximum lifetime"))
 	}
 	if e.refreshDue(s, now) {
 		fresh, d, err := e.refresh(ctx, r, t, s)
 		if d != nil || err != nil {
-			return e.forget(d, err)
+			return e.dead(d, err)
 		}
 		s = fresh
 	} else if e.touchDue(s, now) {
@@ -274,14 +299,13 @@ func (e *Engine) check(ctx context.Context, r *Request) (*Decision, error) {
 			e.log.Warn("renew session ttl", "session", t.LogID(), "err", err)
 		}
 	}
-	if d, err := e.authorize(r, rt, s); d != nil || err != nil {
-		return d, err
-	}
-	d = e.allow(s)
-	if rt != nil && rt.headers != nil {
-		addHeaders(d, rt.headers, s.Groups, s.Claims)
-	}
-	return d, nil
+	return s, nil, nil
+}
+
+// dead is forget for liveSession: no session, and d clears the cookie that named none.
+func (e *Engine) dead(d *Decision, err error) (*session.Session, *Decision, error) {
+	d, err = e.forget(d, err)
+	return nil, d, err
 }
 
 func (e *Engine) touchDue(s *session.Session, now time.Time) bool {

@@ -131,7 +131,7 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 	}
 	s := &session.Session{
 		Subject: tok.Claims.Subject, Email: tok.Claims.Email, Groups: tok.Claims.Groups, SID: tok.Claims.SID,
-		Claims:      tok.Claims.Values(e.policy.claims),
+		Claims:      e.sessionClaims(tok.Claims),
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: tok.IDToken,
 		Expiry: tok.Expiry, CreatedAt: now,
 	}

@@ -50,7 +50,9 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 		}()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.Refresh.Wait+e.o.Refresh.Lease+30*time.Second)
 		defer cancel()
-		return e.refreshShared(wctx, t, s)
+		fresh, result, err := e.refreshShared(wctx, t, s)
+		e.o.Metrics.refreshed(result)
+		return fresh, err
 	})
 	var res singleflight.Result
 	select {
@@ -94,62 +96,67 @@ func (p *refreshPanic) PanicStack() []byte { return p.stack }
 
 // refreshShared refreshes under the session's lease, or waits for the replica that holds it and uses
 // the tokens it stores. A waiter never calls the token endpoint itself unless the lease is free again
-// (the holder finished without storing, or died): then it takes the lease and refreshes.
-func (e *Engine) refreshShared(ctx context.Context, t session.Ticket, s *session.Session) (*session.Session, error) {
+// (the holder finished without storing, or died): then it takes the lease and refreshes. The result
+// says how it ended, for the metrics.
+func (e *Engine) refreshShared(ctx context.Context, t session.Ticket, s *session.Session) (*session.Session, refreshResult, error) {
 	owner, err := login.Random()
 	if err != nil {
-		return nil, err
+		return nil, refreshStoreError, err
 	}
 	lease := e.o.Sessions.Lease(t, owner)
 	start := time.Now()
 	for {
 		ok, err := lease.Acquire(ctx, e.o.Refresh.Lease)
 		if err != nil {
-			return nil, err
+			return nil, refreshStoreError, err
 		}
 		if ok {
 			return e.refreshHolding(ctx, t, lease)
 		}
 		if time.Since(start) >= e.o.Refresh.Wait {
-			return nil, errRefreshWait
+			return nil, refreshWaitTimeout, errRefreshWait
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, refreshWaitTimeout, ctx.Err()
 		case <-time.After(refreshPoll):
 		}
 		cur, err := e.o.Sessions.LoadFresh(ctx, t)
 		if err != nil {
-			return nil, err // ErrNotFound: signed out meanwhile
+			return nil, storeFailure(err), err // ErrNotFound: signed out meanwhile
 		}
 		if cur.AccessToken != s.AccessToken || !e.refreshDue(cur, e.now()) {
-			return cur, nil // the holder stored new tokens
+			return cur, refreshWaited, nil // the holder stored new tokens
 		}
 	}
 }
 
 // refreshHolding calls the provider while holding the lease and stores the answer with compare-and-swap.
-func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *session.Lease) (*session.Session, error) {
+func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *session.Lease) (*session.Session, refreshResult, error) {
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 	// Re-read under the lease: another replica may have refreshed between our read and the lease.
 	s, err := e.o.Sessions.LoadFresh(ctx, t)
 	if err != nil {
-		return nil, err
+		return nil, storeFailure(err), err
 	}
 	if !e.refreshDue(s, e.now()) || s.RefreshToken == "" {
-		return s, nil
+		return s, refreshWaited, nil
 	}
 	stop := e.keepLease(ctx, lease)
 	tok, err := e.o.Provider.Refresh(ctx, s.RefreshToken)
-	stop()
+	lost := stop()
 	if err != nil {
-		return nil, err
+		return nil, providerFailure(err), err
+	}
+	done := refreshOK
+	if lost {
+		done = refreshLeaseLost
 	}
 	retried := false
 	for range 4 {
 		fresh, err := e.apply(s, tok)
 		if err != nil {
-			return nil, err
+			return nil, refreshInvalidGrant, err
 		}
 		ok, err := e.update(ctx, t, fresh, e.now())
 		switch {
@@ -158,7 +165,7 @@ func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *se
 				e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
 			}
 			e.log.Debug("refreshed", "session", t.LogID())
-			return fresh, nil
+			return fresh, done, nil
 		case err != nil && !retried:
 			// The provider has rotated the refresh token, so a lost write ends the session at its next
 			// refresh. A store timeout may be a hiccup: try once more. Should the first write have landed
@@ -169,14 +176,14 @@ func (e *Engine) refreshHolding(ctx context.Context, t session.Ticket, lease *se
 		case err != nil:
 			// Serve this request with the new access token; the lease's expiry lets another replica retry.
 			e.log.Error("store refreshed session", "session", t.LogID(), "err", err)
-			return fresh, nil
+			return fresh, refreshStoreError, nil
 		}
 		// The record changed under us (a touch) or is gone (sign-out, which must stay final).
 		if s, err = e.o.Sessions.LoadFresh(ctx, t); err != nil {
-			return nil, err
+			return nil, storeFailure(err), err
 		}
 	}
-	return nil, errors.New("authz: session kept changing during refresh")
+	return nil, refreshStoreError, errors.New("authz: session kept changing during refresh")
 }
 
 // apply returns a copy of s carrying the tokens of a refresh.
@@ -196,17 +203,19 @@ func (e *Engine) apply(s *session.Session, tok *login.Tokens) (*session.Session,
 			return nil, fmt.Errorf("%w: refreshed id token names another subject", login.ErrInvalidToken)
 		}
 		fresh.Email, fresh.Groups = c.Email, c.Groups
-		fresh.Claims = c.Values(e.policy.claims)
+		fresh.Claims = e.sessionClaims(c)
 	}
 	return &fresh, nil
 }
 
 // keepLease renews the lease every third of its TTL until the returned stop is called, so a slow
 // provider does not let the lease lapse and a second replica start a refresh of its own. A renewal the
-// store fails to answer is retried at the next tick; only a lease found taken ends the renewals.
-func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func()) {
+// store fails to answer is retried at the next tick; only a lease found taken ends the renewals, and stop
+// then reports it lost.
+func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func() (lost bool)) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	var lost bool // written by the renewer before finished is closed
 	go func() {
 		defer close(finished)
 		tick := time.NewTicker(e.o.Refresh.Lease / 3)
@@ -225,10 +234,11 @@ func (e *Engine) keepLease(ctx context.Context, lease *session.Lease) (stop func
 				}
 				if !ok {
 					e.log.Warn("refresh lease lost")
+					lost = true
 					return
 				}
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	return func() bool { close(done); <-finished; return lost }
 }

@@ -19,6 +19,7 @@ package bearer
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,9 +59,14 @@ type Options struct {
 	GroupsClaim string
 	// AllowUnverifiedEmail keeps a token's email even when email_verified is not JSON true.
 	AllowUnverifiedEmail bool
-	// HTTPClient fetches discovery documents and key sets; nil means a client with Timeout. Every body
-	// read through it is capped at login.MaxBodyBytes.
+	// HTTPClient fetches discovery documents and key sets; nil means login.HTTPClient(Timeout, RootCAs).
+	// Every body read through it is capped at login.MaxBodyBytes.
 	HTTPClient *http.Client
+	// RootCAs are the only roots trusted for the issuers (a private CA), when HTTPClient is nil; nil
+	// means the system roots.
+	RootCAs *x509.CertPool
+	// Metrics records the discovery and key-set calls (shared with the login provider's); may be nil.
+	Metrics *login.Metrics
 	// Timeout bounds each discovery and key-set fetch; default 5s.
 	Timeout time.Duration
 	// Now is the clock for exp, nbf, iat and the cache; default time.Now.
@@ -120,9 +126,9 @@ func New(o Options) (*Verifier, error) {
 	}
 	client := o.HTTPClient
 	if client == nil {
-		client = &http.Client{Timeout: o.Timeout}
+		client = login.HTTPClient(o.Timeout, o.RootCAs)
 	}
-	client = login.CapClient(client, login.MaxBodyBytes)
+	client = login.CapClient(o.Metrics.Client(client), login.MaxBodyBytes)
 	v := &Verifier{
 		issuers:     make(map[string]*issuer, len(o.Issuers)),
 		audiences:   slices.Clone(o.Audiences),

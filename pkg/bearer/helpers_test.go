@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -51,9 +52,19 @@ type fixture struct {
 // its handler (to count, stall or fail requests).
 func newIDP(t testing.TB, clk *clock, wrap func(http.Handler) http.Handler) *devidp.IDP {
 	t.Helper()
+	return newIDPWith(t, clk, wrap, nil)
+}
+
+// newIDPWith is newIDP served over https with tlsConf's certificate when tlsConf is set.
+func newIDPWith(t testing.TB, clk *clock, wrap func(http.Handler) http.Handler, tlsConf *tls.Config) *devidp.IDP {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
+	scheme := "http://"
+	if tlsConf != nil {
+		scheme, srv.TLS = "https://", tlsConf
+	}
 	idp, err := devidp.New(devidp.Options{
-		Issuer:   "http://" + srv.Listener.Addr().String() + "/",
+		Issuer:   scheme + srv.Listener.Addr().String() + "/",
 		Clients:  []devidp.Client{{ID: "app", Secret: "s", RedirectURIs: []string{"http://app.example/cb"}}},
 		Users:    []devidp.User{{Username: "alice", Email: "alice@example.com", Groups: []string{"admins"}}},
 		Audience: api,
@@ -64,7 +75,11 @@ func newIDP(t testing.TB, clk *clock, wrap func(http.Handler) http.Handler) *dev
 	if wrap != nil {
 		srv.Config.Handler = wrap(srv.Config.Handler)
 	}
-	srv.Start()
+	if tlsConf != nil {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	return idp
 }

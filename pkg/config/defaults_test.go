@@ -114,11 +114,10 @@ func TestValidateRules(t *testing.T) {
 
 func TestReference(t *testing.T) {
 	ref := Reference()
-	docs := keyDocs()
-	require.Len(t, ref, len(docs), "keyDocs and Config list the same keys")
 	byKey := map[string]KeyDoc{}
 	for _, d := range ref {
-		require.NotEmpty(t, d.Doc, d.Key)
+		require.NotEmpty(t, d.Doc, "%s needs a doc tag: its help", d.Key)
+		require.NotContains(t, byKey, d.Key, "one entry per key")
 		require.Equal(t, EnvPrefix+strings.ToUpper(strings.ReplaceAll(d.Key, ".", "_")), d.Env)
 		byKey[d.Key] = d
 	}
@@ -182,4 +181,43 @@ func TestRedirectDomainsDefault(t *testing.T) {
 			require.Equal(t, tt.want, c.RedirectDomains())
 		})
 	}
+}
+
+// TestZeroMeansOneThing: every duration and number key says what its zero means, and Load holds to it:
+// a zero is either refused (so that a leaf package's "zero means the default" never meets one) or
+// accepted with the meaning its help states. A new key of such a kind needs a row here.
+func TestZeroMeansOneThing(t *testing.T) {
+	tests := map[string]string{ // key → "refused", or the words of its help that say what 0 does
+		"oidc.timeout":                 "refused",
+		"session.redis.timeout":        "refused",
+		"session.idle_timeout":         "refused",
+		"session.max_lifetime":         "refused",
+		"session.login_timeout":        "refused",
+		"session.refresh_wait":         "refused",
+		"session.refresh_ahead":        "0 refreshes it only once it has expired",
+		"session.cache_ttl":            "0 turns it off",
+		"session.refresh_reuse_window": "0 means the provider has none",
+		"session.logins_per_client":    "ignored, whatever its value",
+	}
+	seen := 0
+	for _, k := range Reference() {
+		if k.Kind != "duration" && k.Kind != "integer" {
+			continue
+		}
+		seen++
+		t.Run(k.Key, func(t *testing.T) {
+			want, ok := tests[k.Key]
+			require.True(t, ok, "%s: say what its zero means (in its doc tag and here)", k.Key)
+			_, err := Load("", withEnv(k.Env+"=0"))
+			if want == "refused" {
+				require.ErrorIs(t, err, ErrInvalidValue)
+				require.ErrorContains(t, err, k.Key+": 0s must be positive")
+				require.Contains(t, k.Doc, "must be positive")
+				return
+			}
+			require.NoError(t, err, "a zero the help gives a meaning to is accepted")
+			require.Contains(t, k.Doc, want)
+		})
+	}
+	require.Equal(t, len(tests), seen, "every row is a key of such a kind")
 }

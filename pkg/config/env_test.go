@@ -173,7 +173,7 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		got := reflect.ValueOf(c).Elem().FieldByIndex(f.index).Interface()
 		require.Equal(t, reflect.ValueOf(s.want).Convert(f.typ).Interface(), got, f.key)
 	}
-	require.Len(t, seen, 47)
+	require.Len(t, seen, 53)
 }
 
 // serviceLinks is what the kubelet injects for a Service named authbridge (cluster IP 10.96.12.34, ports

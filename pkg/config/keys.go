@@ -17,6 +17,7 @@ type field struct {
 	env   string // e.g. AUTHBRIDGE_SESSION_COOKIE_NAME
 	index []int  // for reflect.Value.FieldByIndex from Config
 	typ   reflect.Type
+	doc   string // the key's help, from the field's doc tag: the one text of it (Reference, README)
 }
 
 var (
@@ -48,7 +49,7 @@ func fields() []field {
 				panic(fmt.Sprintf("config: key %s has unsupported type %s", key, sf.Type))
 			}
 			env := EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-			out = append(out, field{key: key, env: env, index: idx, typ: sf.Type})
+			out = append(out, field{key: key, env: env, index: idx, typ: sf.Type, doc: sf.Tag.Get("doc")})
 		}
 	}
 	walk(reflect.TypeFor[Config](), "", nil)
@@ -208,13 +209,13 @@ type KeyDoc struct {
 	Doc     string // one line
 }
 
-// Reference lists every key in declaration order.
+// Reference lists every key in declaration order. Each key's help is its Config field's doc tag, the
+// only place it is written; the README's table is this list, rendered (a test keeps them equal).
 func Reference() []KeyDoc {
 	def := reflect.ValueOf(Default()).Elem()
-	docs := keyDocs()
 	var out []KeyDoc
 	for _, f := range fields() {
-		d := KeyDoc{Key: f.key, Env: f.env, Kind: kindOf(f.typ), Default: formatDefault(def.FieldByIndex(f.index)), Doc: docs[f.key]}
+		d := KeyDoc{Key: f.key, Env: f.env, Kind: kindOf(f.typ), Default: formatDefault(def.FieldByIndex(f.index)), Doc: f.doc}
 		if f.key == "session.cookie.name" {
 			d.Default = HostCookieName + " (" + PlainCookieName + " with a domain or secure false)"
 		}

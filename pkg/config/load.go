@@ -9,15 +9,16 @@ import (
 	"os"
 	"reflect"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Load builds a Config from the YAML file at path ("" means no file), then the AUTHBRIDGE_* variables in
 // environ (KEY=VALUE entries as from os.Environ; nil means os.Environ()), then the *_file secrets, and
 // validates it. Later sources win: defaults < file < environment.
 //
-// The file is read strictly: an unknown or duplicate key is an error naming its dotted path and line, and
-// so is an AUTHBRIDGE_* variable that names no key. Load does not stop at the first problem: the
+// The file is read strictly: an unknown or duplicate key is an error naming its dotted path, and so is
+// an AUTHBRIDGE_* variable that names no key. A problem found in the file (a YAML syntax error, an
+// unknown or duplicate key, a value of the wrong type) starts with path:line:column. Load does not stop at the first problem: the
 // returned error joins every problem found (errors.Is works with ErrUnknownKey, ErrInvalidValue and
 // ErrMissing), and no message holds a secret's value. On success TrustedProxyPrefixes is filled.
 func Load(path string, environ []string) (*Config, error) {
@@ -33,15 +34,16 @@ func Load(path string, environ []string) (*Config, error) {
 		}
 		root, err := parseYAML(b)
 		if err != nil {
-			return nil, err // nothing past a syntax error can be trusted
+			return nil, inFile(path, []error{err})[0] // nothing past a syntax error can be trusted
 		}
 		if root != nil {
-			errs = append(errs, decodeStruct(root, reflect.ValueOf(c).Elem(), "")...)
+			errs = append(errs, inFile(path, decodeStruct(root, reflect.ValueOf(c).Elem(), ""))...)
 		}
 	}
 	errs = append(errs, c.applyEnv(environ)...)
 	c.resolve()
 	errs = append(errs, c.readSecretFiles()...)
+	errs = append(errs, c.readTLSFiles()...)
 	errs = append(errs, c.validate()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -64,7 +66,7 @@ func parseYAML(b []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file: all defaults
 		}
-		return nil, fmt.Errorf("%w: parse yaml: %w", ErrInvalidValue, err)
+		return nil, syntaxError(b, err)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
@@ -87,7 +89,7 @@ func decodeStruct(n *yaml.Node, v reflect.Value, prefix string) []error {
 		if name == "" {
 			name = "top level"
 		}
-		return []error{fmt.Errorf("%w: %s: want a mapping of keys (line %d)", ErrInvalidValue, trimDot(name), n.Line)}
+		return []error{at(n, fmt.Errorf("%w: %s: want a mapping of keys", ErrInvalidValue, trimDot(name)))}
 	}
 	var errs []error
 	seen := map[string]int{}
@@ -95,17 +97,17 @@ func decodeStruct(n *yaml.Node, v reflect.Value, prefix string) []error {
 		kn, vn := deref(n.Content[i]), n.Content[i+1]
 		key := prefix + kn.Value
 		if kn.Kind != yaml.ScalarNode {
-			errs = append(errs, fmt.Errorf("%w: %skey at line %d is not a plain name", ErrUnknownKey, prefix, kn.Line))
+			errs = append(errs, at(kn, fmt.Errorf("%w: %skey is not a plain name", ErrUnknownKey, prefix)))
 			continue
 		}
 		if first, dup := seen[kn.Value]; dup {
-			errs = append(errs, fmt.Errorf("%w: %s: duplicate key (line %d, first at line %d)", ErrInvalidValue, key, kn.Line, first))
+			errs = append(errs, at(kn, fmt.Errorf("%w: %s: duplicate key (first at line %d)", ErrInvalidValue, key, first)))
 			continue
 		}
 		seen[kn.Value] = kn.Line
 		idx, ok := fieldByYAMLName(v.Type(), kn.Value)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: %s (line %d)", ErrUnknownKey, key, kn.Line))
+			errs = append(errs, at(kn, fmt.Errorf("%w: %s", ErrUnknownKey, key)))
 			continue
 		}
 		fv := v.Field(idx)
@@ -118,7 +120,7 @@ func decodeStruct(n *yaml.Node, v reflect.Value, prefix string) []error {
 			continue
 		}
 		if err := decodeLeaf(deref(vn), fv); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s: %w (line %d)", ErrInvalidValue, key, err, vn.Line))
+			errs = append(errs, at(vn, fmt.Errorf("%w: %s: %w", ErrInvalidValue, key, err)))
 		}
 	}
 	return errs

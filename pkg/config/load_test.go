@@ -25,14 +25,14 @@ func TestLoadInvalidFiles(t *testing.T) {
 		wantErr error
 		wantMsg string // the key, and where useful what is wrong
 	}{
-		{"unknown_key.yaml", ErrUnknownKey, "config: unknown key: session.cookie.nmae (line 10)"},
-		{"unknown_top_key.yaml", ErrUnknownKey, "unknown key: sesion (line 6)"},
+		{"unknown_key.yaml", ErrUnknownKey, "testdata/unknown_key.yaml:10:5: config: unknown key: session.cookie.nmae"},
+		{"unknown_top_key.yaml", ErrUnknownKey, "testdata/unknown_top_key.yaml:6:1: config: unknown key: sesion"},
 		{"missing_issuer.yaml", ErrMissing, "oidc.issuer_url"},
 		{"missing_client_id.yaml", ErrMissing, "oidc.client_id"},
 		{"bad_issuer_scheme.yaml", ErrInvalidValue, "oidc.issuer_url"},
 		{"relative_redirect_url.yaml", ErrInvalidValue, "oidc.redirect_url"},
 		{"no_openid_scope.yaml", ErrInvalidValue, "oidc.scopes: must contain openid"},
-		{"scopes_not_list.yaml", ErrInvalidValue, "oidc.scopes: want a list (line 6)"},
+		{"scopes_not_list.yaml", ErrInvalidValue, "testdata/scopes_not_list.yaml:6:11: config: invalid value: oidc.scopes: want a list"},
 		{"reserved_extra_param.yaml", ErrInvalidValue, `oidc.extra_auth_params: "state"`},
 		{"host_cookie_with_domain.yaml", ErrInvalidValue, "session.cookie.name"},
 		{"host_cookie_insecure.yaml", ErrInvalidValue, "session.cookie.name"},
@@ -58,14 +58,21 @@ func TestLoadInvalidFiles(t *testing.T) {
 		{"bad_log_level.yaml", ErrInvalidValue, "log.level"},
 		{"bad_log_format.yaml", ErrInvalidValue, "log.format"},
 		{"bad_bool.yaml", ErrInvalidValue, "session.cookie.secure: want true or false"},
-		{"duplicate_key.yaml", ErrInvalidValue, "session.store: duplicate key (line 8, first at line 7)"},
+		{"duplicate_key.yaml", ErrInvalidValue, "testdata/duplicate_key.yaml:8:3: config: invalid value: session.store: duplicate key (first at line 7)"},
 		{"bad_allowed_domain.yaml", ErrInvalidValue, "redirect.allowed_domains"},
 		{"bad_email_domain.yaml", ErrInvalidValue, "policy.email_domains"},
 		{"bad_bearer_issuer.yaml", ErrInvalidValue, `bearer.extra_issuers: "http://idp.example.com/" uses http`},
 		{"bearer_issuer_twice.yaml", ErrInvalidValue, `bearer.extra_issuers: "https://tenant.auth0.com/" is listed twice, or is oidc.issuer_url`},
 		{"bearer_issuers_without_audiences.yaml", ErrInvalidValue, "bearer.extra_issuers: has no effect without bearer.audiences"},
 		{"bad_bearer_audience.yaml", ErrInvalidValue, `bearer.audiences: "https://api.example.com " is not an audience`},
-		{"syntax_error.yaml", ErrInvalidValue, "parse yaml"},
+		{"syntax_error.yaml", ErrInvalidValue, "testdata/syntax_error.yaml:2:15: config: invalid value: yaml syntax: mapping value is not allowed"},
+		{"oidc_ca_missing.yaml", ErrInvalidValue, "oidc.ca_file: read CA file: open testdata/no_such_ca.pem: no such file"},
+		{"oidc_ca_not_pem.yaml", ErrInvalidValue, `oidc.ca_file: CA file "testdata/client_secret.txt" holds no PEM certificate`},
+		{"redis_tls_missing_ca.yaml", ErrInvalidValue, "session.redis.tls.ca_file: read CA file: open testdata/no_such_ca.pem"},
+		{"redis_tls_missing_pair.yaml", ErrInvalidValue, `session.redis.tls.cert_file "testdata/no_such_client.pem", key_file "testdata/no_such_client-key.pem": open testdata/no_such_client.pem`},
+		{"redis_tls_cert_without_key.yaml", ErrMissing, "session.redis.tls.key_file: session.redis.tls.cert_file and key_file go together"},
+		{"redis_tls_plain_url.yaml", ErrInvalidValue, "session.redis.tls.ca_file: session.redis.url is redis:// (no TLS); use a rediss:// URL"},
+		{"redis_tls_addrs_off.yaml", ErrInvalidValue, "session.redis.tls.ca_file: TLS is off: set session.redis.tls.enabled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -83,7 +90,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	require.Error(t, err)
 	msg := err.Error()
 	for _, want := range []string{
-		"unknown key: oidc.colour (line 8)",
+		"testdata/multi_problem.yaml:8:3: config: unknown key: oidc.colour",
 		"missing: oidc.client_id",
 		"invalid value: oidc.issuer_url",
 		"invalid value: oidc.scopes: must contain openid",
@@ -220,4 +227,47 @@ func TestValidateIsPure(t *testing.T) {
 	c.Session.Store = "memory"
 	c.OIDC.ClientSecretFile = "/nonexistent/secret" // Validate must not read it
 	require.NoError(t, c.Validate())
+}
+
+// TestLoadNamesFileLineColumn: a broken file's message starts with file:line:column, the place an
+// editor jumps to, and names the problem; it never quotes a secret from the broken line.
+func TestLoadNamesFileLineColumn(t *testing.T) {
+	tests := []struct {
+		file  string
+		where string // line:column
+		want  string
+	}{
+		{"yaml_tab_indent.yaml", "3:1", `yaml syntax: found character '\t' that cannot start any token (YAML indents with spaces, never tabs)`},
+		{"yaml_unclosed_quote.yaml", "2:15", "yaml syntax: could not find end character of double-quoted text"},
+		{"yaml_bad_mapping.yaml", "3:1", "yaml syntax: non-map value is specified"},
+		{"syntax_error.yaml", "2:15", "yaml syntax: mapping value is not allowed in this context"},
+		{"yaml_unclosed_flow.yaml", "3:1", "yaml syntax: ',' or ']' must be specified"},
+		{"duplicate_key.yaml", "8:3", "session.store: duplicate key (first at line 7)"},
+		{"yaml_wrong_type.yaml", "3:12", "oidc.timeout: want a single duration value"},
+		{"yaml_wrong_type_duration.yaml", "2:14", `session.cache_ttl: want a duration such as 30s, 10m or 24h, got "soon"`},
+		{"bad_bool.yaml", "9:13", "session.cookie.secure: want true or false"},
+		{"unknown_key.yaml", "10:5", "unknown key: session.cookie.nmae"},
+		{"yaml_secret_in_broken_line.yaml", "3:18", "yaml syntax: mapping value is not allowed in this context"},
+		{"yaml_secret_in_broken_flow.yaml", "2:18", "yaml syntax: sequence end token ']' not found"},
+		// yaml.v3 says what but not where, and goccy/go-yaml finds nothing wrong: the file, then the problem.
+		{"yaml_unknown_anchor.yaml", "", "yaml syntax: unknown anchor 'y' referenced"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := loadFile(t, tt.file)
+			if strings.Contains(tt.want, "unknown key") {
+				require.ErrorIs(t, err, ErrUnknownKey, "the sentinel survives the position")
+			} else {
+				require.ErrorIs(t, err, ErrInvalidValue, "the sentinel survives the position")
+			}
+			first, _, _ := strings.Cut(err.Error(), "\n")
+			where := filepath.Join("testdata", tt.file) + ":" + tt.where + ": "
+			if tt.where == "" {
+				where = filepath.Join("testdata", tt.file) + ": "
+			}
+			require.True(t, strings.HasPrefix(first, where), first)
+			require.Contains(t, first, tt.want)
+			require.NotContains(t, err.Error(), marker)
+		})
+	}
 }

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Route is one entry of policy.routes: which requests it matches (host, path, methods, or the name a
@@ -71,7 +71,7 @@ func decodeRoutes(n *yaml.Node, v reflect.Value) []error {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		return []error{fmt.Errorf("%w: %s: want a list of routes (line %d)", ErrInvalidValue, routesKey, n.Line)}
+		return []error{at(n, fmt.Errorf("%w: %s: want a list of routes", ErrInvalidValue, routesKey))}
 	}
 	routes := make([]Route, 0, len(n.Content))
 	var errs []error
@@ -79,7 +79,7 @@ func decodeRoutes(n *yaml.Node, v reflect.Value) []error {
 		item = deref(item)
 		var r Route
 		if item.Kind != yaml.MappingNode {
-			errs = append(errs, fmt.Errorf("%w: %s: want a mapping of keys (line %d)", ErrInvalidValue, routeLabel(i, ""), item.Line))
+			errs = append(errs, at(item, fmt.Errorf("%w: %s: want a mapping of keys", ErrInvalidValue, routeLabel(i, ""))))
 			continue
 		}
 		label := routeLabel(i, scalarOf(item, "name"))
@@ -91,10 +91,10 @@ func decodeRoutes(n *yaml.Node, v reflect.Value) []error {
 			first, dup := seen[kn.Value]
 			switch {
 			case kn.Kind != yaml.ScalarNode || !known:
-				errs = append(errs, fmt.Errorf("%w: %s: %s (line %d)", ErrUnknownKey, label, kn.Value, kn.Line))
+				errs = append(errs, at(kn, fmt.Errorf("%w: %s: %s", ErrUnknownKey, label, kn.Value)))
 				continue
 			case dup:
-				errs = append(errs, fmt.Errorf("%w: %s: %s: duplicate key (line %d, first at line %d)", ErrInvalidValue, label, kn.Value, kn.Line, first))
+				errs = append(errs, at(kn, fmt.Errorf("%w: %s: %s: duplicate key (first at line %d)", ErrInvalidValue, label, kn.Value, first)))
 				continue
 			}
 			seen[kn.Value] = kn.Line
@@ -106,7 +106,7 @@ func decodeRoutes(n *yaml.Node, v reflect.Value) []error {
 				err = decodeLeaf(vn, fv)
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s: %s: %w (line %d)", ErrInvalidValue, label, kn.Value, err, vn.Line))
+				errs = append(errs, at(vn, fmt.Errorf("%w: %s: %s: %w", ErrInvalidValue, label, kn.Value, err)))
 			}
 		}
 		routes = append(routes, r)

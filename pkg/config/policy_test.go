@@ -15,8 +15,8 @@ func TestLoadInvalidRoutes(t *testing.T) {
 		wantErr error
 		wantMsg string
 	}{
-		{"route_unknown_key.yaml", ErrUnknownKey, "config: unknown key: policy.routes[1] (admin): hots (line 14)"},
-		{"route_duplicate_key.yaml", ErrInvalidValue, "policy.routes[0] (admin): host: duplicate key (line 12, first at line 11)"},
+		{"route_unknown_key.yaml", ErrUnknownKey, "testdata/route_unknown_key.yaml:14:7: config: unknown key: policy.routes[1] (admin): hots"},
+		{"route_duplicate_key.yaml", ErrInvalidValue, "testdata/route_duplicate_key.yaml:12:7: config: invalid value: policy.routes[0] (admin): host: duplicate key (first at line 11)"},
 		{"route_bad_host.yaml", ErrInvalidValue, `policy.routes[0] (admin): host "https://admin.example.com/" is not a host name`},
 		{"route_host_port.yaml", ErrInvalidValue, `policy.routes[0] (admin): host "admin.example.com:8443"`},
 		{"route_bad_wildcard.yaml", ErrInvalidValue, `policy.routes[0]: host "admin.*.example.com"`},
@@ -32,8 +32,8 @@ func TestLoadInvalidRoutes(t *testing.T) {
 		{"route_email_claim.yaml", ErrInvalidValue, `policy.routes[0] (boss): claims: "email" cannot be required as a claim`},
 		{"route_claim_not_string.yaml", ErrInvalidValue, `policy.routes[0] (admin): claims: claim "https://example.com/level": value at line 13 is not a string`},
 		{"route_claim_without_values.yaml", ErrInvalidValue, `policy.routes[0] (admin): claims: "https://example.com/roles" needs at least one allowed value`},
-		{"route_not_mapping.yaml", ErrInvalidValue, "policy.routes[0]: want a mapping of keys (line 10)"},
-		{"routes_not_list.yaml", ErrInvalidValue, "policy.routes: want a list of routes (line 9)"},
+		{"route_not_mapping.yaml", ErrInvalidValue, "testdata/route_not_mapping.yaml:10:7: config: invalid value: policy.routes[0]: want a mapping of keys"},
+		{"routes_not_list.yaml", ErrInvalidValue, "testdata/routes_not_list.yaml:9:11: config: invalid value: policy.routes: want a list of routes"},
 		{"route_header_bad_name.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "X_Tenant" is not a header name`},
 		{"route_header_authorization.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "Authorization" cannot be set by a route`},
 		{"route_header_hop_by_hop.yaml", ErrInvalidValue, `policy.routes[0] (app): headers: "Connection" cannot be set by a route`},

@@ -151,6 +151,7 @@ func (c *Config) validateSession(p *problems) {
 	if r.MasterName != "" && len(r.Addrs) == 0 {
 		p.invalid("session.redis.master_name", "needs session.redis.addrs (the Sentinel addresses)")
 	}
+	c.validateRedisTLS(p)
 	if r.Timeout <= 0 {
 		p.invalid("session.redis.timeout", "%s must be positive", fmtDuration(r.Timeout))
 	}

@@ -14,14 +14,11 @@ import (
 	"net/url"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-
 	"github.com/authbridge/authbridge/pkg/authz"
 	"github.com/authbridge/authbridge/pkg/devidp"
-	"github.com/authbridge/authbridge/pkg/extauthz"
 	"github.com/authbridge/authbridge/pkg/forwardauth"
 	"github.com/authbridge/authbridge/pkg/login"
+	"github.com/authbridge/authbridge/pkg/server"
 	"github.com/authbridge/authbridge/pkg/session"
 )
 
@@ -57,6 +54,8 @@ type Options struct {
 	RedisURL     string        // keep sessions in Redis at this URL; default in memory
 	Out          io.Writer     // receives the banner with the URLs; default discards
 	Logger       *slog.Logger  // default discards
+
+	store session.Store // tests: used instead of a new store
 }
 
 // endpoints are where the demo's parts listen.
@@ -66,6 +65,7 @@ type endpoints struct {
 	GRPC      string // authbridge's ext_authz gRPC listener, host:port
 	HTTP      string // authbridge's browser-facing HTTP listener (/oauth2/*), with a trailing slash
 	Forward   string // authbridge's gateway-only forward-auth listener (/auth), with a trailing slash
+	Admin     string // authbridge's admin listener (/metrics, /healthz, /readyz), with a trailing slash
 	Upstream  string // the echo upstream, reached directly (no token), with a trailing slash
 	PortBusy  bool   // Options.Port was taken, so App is on another port
 	StoreDesc string // where sessions live, for people
@@ -148,8 +148,9 @@ func start(ctx context.Context, o Options) (_ *stack, err error) {
 		return nil, err
 	}
 	s.stops = append(s.stops, func(context.Context) error { return ignoreClosed(appLn.Close()) })
-	var idpLn, grpcLn, httpLn, faLn, upLn net.Listener
-	for _, ln := range []*net.Listener{&idpLn, &grpcLn, &httpLn, &faLn, &upLn} {
+	var idpLn, upLn net.Listener
+	var ls server.Listeners
+	for _, ln := range []*net.Listener{&idpLn, &ls.GRPC, &ls.HTTP, &ls.ForwardAuth, &ls.Admin, &upLn} {
 		if *ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
@@ -162,9 +163,10 @@ func start(ctx context.Context, o Options) (_ *stack, err error) {
 		// A different host name than the app's, as Auth0 is on another site: the browser keeps the
 		// provider's cookies and authbridge's apart (cookies ignore ports).
 		IdP:      fmt.Sprintf("http://localhost:%d/", idpLn.Addr().(*net.TCPAddr).Port),
-		GRPC:     grpcLn.Addr().String(),
-		HTTP:     "http://" + httpLn.Addr().String() + "/",
-		Forward:  "http://" + faLn.Addr().String() + "/",
+		GRPC:     ls.GRPC.Addr().String(),
+		HTTP:     "http://" + ls.HTTP.Addr().String() + "/",
+		Forward:  "http://" + ls.ForwardAuth.Addr().String() + "/",
+		Admin:    "http://" + ls.Admin.Addr().String() + "/",
 		Upstream: "http://" + upLn.Addr().String() + "/",
 		PortBusy: busy,
 	}
@@ -186,20 +188,9 @@ func start(ctx context.Context, o Options) (_ *stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := s.newEngine(ctx, store)
-	if err != nil {
+	if err := s.serveAuthbridge(ctx, store, ls); err != nil {
 		return nil, err
 	}
-	grpcSrv := grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
-	authv3.RegisterAuthorizationServer(grpcSrv, extauthz.New(engine, s.log.With("part", "extauthz")))
-	s.serveGRPC(grpcSrv, grpcLn)
-	faOpts := forwardauth.Options{
-		// Only the gateway, on loopback, may describe the client's request with X-Forwarded-*.
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
-		Logger:         s.log.With("part", "forwardauth"),
-	}
-	s.serveHTTP("authbridge http", httpLn, forwardauth.NewBrowser(engine, faOpts))
-	s.serveHTTP("authbridge forward-auth", faLn, forwardauth.NewGateway(engine, faOpts))
 
 	via := "authbridge ext_authz gRPC (Envoy style)"
 	if o.Gateway == GatewayHTTP {
@@ -223,14 +214,16 @@ func users() []devidp.User {
 	}
 }
 
+// newStore is the session store: o.store (tests), Redis at o.RedisURL, or memory. The memory store's
+// sweeper is run by server.Run, as in `authbridge serve`.
 func (s *stack) newStore(ctx context.Context) (session.Store, error) {
+	if s.o.store != nil {
+		s.urls.StoreDesc = "in a store the test provided"
+		return s.o.store, nil
+	}
 	if s.o.RedisURL == "" {
-		m := session.NewMemoryStore(nil)
-		sweepCtx, cancel := context.WithCancel(context.Background())
-		go func() { _ = m.Run(sweepCtx) }()
-		s.stops = append(s.stops, func(context.Context) error { cancel(); return nil })
 		s.urls.StoreDesc = "in memory (gone when the demo stops)"
-		return m, nil
+		return session.NewMemoryStore(nil), nil
 	}
 	shown := s.o.RedisURL
 	if u, err := url.Parse(s.o.RedisURL); err == nil {
@@ -250,26 +243,51 @@ func (s *stack) newStore(ctx context.Context) (session.Store, error) {
 	return session.NewRedisStore(client, "authbridge-demo:"), nil
 }
 
-func (s *stack) newEngine(ctx context.Context, store session.Store) (*authz.Engine, error) {
-	p, err := login.New(ctx, login.Config{
-		IssuerURL:    s.urls.IdP,
-		ClientID:     clientID,
-		ClientSecret: s.secret,
-		RedirectURL:  s.urls.App + "oauth2/callback",
-		Scopes:       []string{"openid", "profile", "email", "offline_access"},
-		Audience:     audience,
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return authz.New(authz.Options{
-		Sessions: session.NewSessions(store),
-		Provider: p,
-		Cookie:   authz.CookieOptions{Name: CookieName, Secure: false}, // see CookieName
-		Lifetimes: authz.Lifetimes{
-			Idle: time.Hour, Max: 12 * time.Hour, RefreshAhead: s.o.RefreshAhead, Login: 10 * time.Minute,
+// serveAuthbridge runs authbridge itself through the same wiring as `authbridge serve`: recovery,
+// timeouts, readiness and metrics included.
+func (s *stack) serveAuthbridge(ctx context.Context, store session.Store, ls server.Listeners) error {
+	srv, err := server.New(ctx, server.Options{
+		Store: store,
+		Login: login.Config{
+			IssuerURL:    s.urls.IdP,
+			ClientID:     clientID,
+			ClientSecret: s.secret,
+			RedirectURL:  s.urls.App + "oauth2/callback",
+			Scopes:       []string{"openid", "profile", "email", "offline_access"},
+			Audience:     audience,
 		},
-		Redirects: authz.Domains{"127.0.0.1", "localhost"},
-		Logger:    s.log.With("part", "engine"),
+		Engine: authz.Options{
+			Cookie: authz.CookieOptions{Name: CookieName, Secure: false}, // see CookieName
+			Lifetimes: authz.Lifetimes{
+				Idle: time.Hour, Max: 12 * time.Hour, RefreshAhead: s.o.RefreshAhead, Login: 10 * time.Minute,
+			},
+			Redirects: authz.Domains{"127.0.0.1", "localhost"},
+		},
+		// Only the gateway, on loopback, may describe the client's request with X-Forwarded-*.
+		Fronts: forwardauth.Options{
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
+		},
+		Listeners: ls,
+		Logger:    s.log.With("part", "authbridge"),
 	})
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Run(runCtx); err != nil {
+			s.fail(fmt.Errorf("authbridge: %w", err))
+		}
+	}()
+	s.stops = append(s.stops, func(ctx context.Context) error {
+		cancel()
+		select {
+		case <-done:
+		case <-ctx.Done(): // the grace period is over; Run finishes on its own
+		}
+		return nil
+	})
+	return nil
 }

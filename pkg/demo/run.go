@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,13 +14,13 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/authbridge/authbridge/internal/gateway"
+	"github.com/authbridge/authbridge/pkg/server"
 )
 
 // newGateway builds the gateway in front of the echo upstream for the configured mode.
@@ -62,13 +61,7 @@ func listenGateway(port int) (ln net.Listener, busy bool, err error) {
 
 // serveHTTP serves h on ln until stop.
 func (s *stack) serveHTTP(name string, ln net.Listener, h http.Handler) {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv := server.NewHTTPServer(h, s.log)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.fail(fmt.Errorf("serve %s: %w", name, err))
@@ -77,25 +70,6 @@ func (s *stack) serveHTTP(name string, ln net.Listener, h http.Handler) {
 	s.stops = append(s.stops, func(ctx context.Context) error {
 		if err := srv.Shutdown(ctx); err != nil {
 			return srv.Close() // the grace period is over: drop what is left
-		}
-		return nil
-	})
-}
-
-// serveGRPC serves srv on ln until stop.
-func (s *stack) serveGRPC(srv *grpc.Server, ln net.Listener) {
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			s.fail(fmt.Errorf("serve ext_authz: %w", err))
-		}
-	}()
-	s.stops = append(s.stops, func(ctx context.Context) error {
-		done := make(chan struct{})
-		go func() { srv.GracefulStop(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			srv.Stop()
 		}
 		return nil
 	})
@@ -143,6 +117,7 @@ func (s *stack) banner(w io.Writer) {
 	fmt.Fprintf(tw, "  authbridge gRPC\t%s\tenvoy.service.auth.v3.Authorization/Check\n", u.GRPC)
 	fmt.Fprintf(tw, "  authbridge forward-auth\t%s\t/auth, for the gateway only: its answers carry the token\n", u.Forward)
 	fmt.Fprintf(tw, "  authbridge HTTP\t%s\t/oauth2/start, /oauth2/callback, /oauth2/sign_out (browser-facing)\n", u.HTTP)
+	fmt.Fprintf(tw, "  authbridge admin\t%s\t/metrics (Prometheus), /healthz, /readyz\n", u.Admin)
 	fmt.Fprintf(tw, "  echo upstream\t%s\tthe app behind the gateway (opened directly, it gets no token)\n", u.Upstream)
 	_ = tw.Flush()
 	fmt.Fprintf(&b, "\n  %-20s%s\n", "sessions", u.StoreDesc)

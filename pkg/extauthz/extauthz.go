@@ -74,6 +74,7 @@ func (s *Server) refuse(req *authv3.CheckRequest, err error) *authv3.CheckRespon
 		reason = re.Reason
 	}
 	s.log.Warn("CheckRequest refused", "reason", reason, "request_id", requestID(req))
+	s.engine.Refused(authz.FrontExtAuthz, authz.RefusedBadRequest)
 	return denied(codes.InvalidArgument, http.StatusBadRequest, []*corev3.HeaderValueOption{
 		header("cache-control", "no-store", overwrite),
 		header("content-type", "text/plain; charset=utf-8", overwrite),

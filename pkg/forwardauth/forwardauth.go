@@ -1,7 +1,8 @@
 // Package forwardauth is the HTTP front. It serves two listeners that must never be confused: the
 // gateway-only one (forward-auth /auth for Traefik and Caddy, /oauth2/auth for nginx auth_request),
 // whose allowed answers carry the access token, and the browser-facing one (/oauth2/start,
-// /oauth2/callback, /oauth2/sign_out, /oauth2/backchannel_logout), which never answers with a token.
+// /oauth2/callback, /oauth2/sign_out, /oauth2/backchannel_logout, /oauth2/userinfo), which never answers
+// with a token.
 package forwardauth
 
 import (
@@ -50,8 +51,8 @@ func NewGateway(engine *authz.Engine, o Options) *Handler {
 	return h
 }
 
-// NewBrowser returns the handler of the browser-facing listener: login start, callback, sign-out and
-// back-channel logout. It never answers with a token, whatever the path: the token-bearing endpoints
+// NewBrowser returns the handler of the browser-facing listener: login start, callback, sign-out,
+// back-channel logout and userinfo. It never answers with a token, whatever the path: the token-bearing endpoints
 // are not served here at all, so routing this listener to browsers is safe by construction.
 func NewBrowser(engine *authz.Engine, o Options) *Handler { return newHandler(engine, o) }
 
@@ -102,6 +103,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, req)
 	case PathBackchannel:
 		h.backchannel(w, r)
+	case authz.PathUserInfo:
+		h.userInfo(w, r)
 	case PathAuth, PathNginxAuth:
 		// Someone pointed a gateway at the wrong port. Say so to the operator; the answer holds no
 		// token either way.
@@ -162,11 +165,11 @@ func routeParam(r *http.Request, uri string) (string, error) {
 // cookie is set or cleared and no login starts. Behind nginx's auth_request, which understands only 2xx,
 // 401 and 403, the 400 becomes a 500 for the client: it still fails closed and starts no login.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, front string, err error) {
-	status, body := http.StatusBadRequest, "bad request\n"
+	status, body, why := http.StatusBadRequest, "bad request\n", authz.RefusedBadRequest
 	var re *authz.RequestError
 	switch {
 	case errors.Is(err, errUntrusted):
-		status, body = http.StatusForbidden, "forbidden: this listener answers trusted gateways only\n"
+		status, body, why = http.StatusForbidden, "forbidden: this listener answers trusted gateways only\n", authz.RefusedUntrusted
 		h.log.Warn("request refused: peer is not in trusted_proxies", "front", front, "peer", r.RemoteAddr)
 	case errors.As(err, &re):
 		body = "bad request: " + re.Reason + "\n"
@@ -174,6 +177,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, front string, e
 	default:
 		h.log.Warn("request refused", "front", front, "err", err, "peer", r.RemoteAddr)
 	}
+	h.engine.Refused(front, why)
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")

@@ -65,7 +65,7 @@ func TestBrowserListenerNeverAnswersWithAToken(t *testing.T) {
 func TestGatewayListenerServesOnlyTheChecks(t *testing.T) {
 	env := enginetest.New(t, enginetest.Options{})
 	gw := forwardauth.NewGateway(env.Engine, forwardauth.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
-	for _, p := range []string{"/", "/oauth2/start", "/oauth2/callback?state=x&code=y", "/oauth2/sign_out", "/oauth2/backchannel_logout", "/metrics"} {
+	for _, p := range []string{"/", "/oauth2/start", "/oauth2/callback?state=x&code=y", "/oauth2/sign_out", "/oauth2/backchannel_logout", "/oauth2/userinfo", "/metrics"} {
 		rec := serve(gw, direct(p, nav("")))
 		require.Equal(t, http.StatusNotFound, rec.Code, p)
 	}

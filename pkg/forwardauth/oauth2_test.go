@@ -141,6 +141,7 @@ func TestStoreDownIs503(t *testing.T) {
 		{"auth xhr with session", caddy("GET", "/api", xhr(cookie))},
 		{"nginx with session", nginx("GET", "/", nav(cookie))},
 		{"sign out", direct("/oauth2/sign_out", nav(cookie))},
+		{"userinfo", direct("/oauth2/userinfo", xhr(cookie))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -161,7 +161,7 @@ func (k *KeySet) refresh(ctx context.Context) error {
 // fetch reads the JWKS. A set that arrives but is oversized, not JSON or holds no usable signing key
 // is an error that refuses the token; a set that does not arrive wraps ErrKeysUnreachable.
 func (k *KeySet) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	req, err := http.NewRequestWithContext(withEndpoint(ctx, endpointJWKS), http.MethodGet, k.url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch provider keys: %w", err)
 	}

@@ -1,10 +1,13 @@
 package login
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // Size caps on what the provider sends.
@@ -18,17 +21,34 @@ const (
 // ErrTooLarge means the provider sent a body or a token over its size cap.
 var ErrTooLarge = errors.New("login: provider answer too large")
 
+// HTTPClient is a client for calls to a provider, each bounded by timeout, that trusts only roots when
+// roots is set (a provider behind a private CA) and the system roots otherwise. Its transport is
+// http.DefaultTransport's settings with its own connection pool.
+func HTTPClient(timeout time.Duration, roots *x509.CertPool) *http.Client {
+	if roots == nil {
+		return &http.Client{Timeout: timeout}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Timeout: timeout, Transport: tr}
+}
+
 // CapClient returns a copy of c whose transport caps every response body at max bytes, so that every
 // read from the provider goes through the cap: go-oidc reads discovery with io.ReadAll, and so do we.
 // A body over the cap fails its read (or the request, when announced) with an error wrapping ErrTooLarge.
 func CapClient(c *http.Client, max int64) *http.Client {
+	return withTransport(c, func(next http.RoundTripper) http.RoundTripper { return &capTransport{next: next, max: max} })
+}
+
+// withTransport returns a copy of c whose transport is wrap of c's (or of the default transport).
+func withTransport(c *http.Client, wrap func(next http.RoundTripper) http.RoundTripper) *http.Client {
 	next := c.Transport
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	capped := *c
-	capped.Transport = &capTransport{next: next, max: max}
-	return &capped
+	cp := *c
+	cp.Transport = wrap(next)
+	return &cp
 }
 
 // capTransport refuses a response that announces more than max bytes and fails the read of one that

@@ -5,6 +5,7 @@ package login
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -55,9 +56,11 @@ type Config struct {
 	GroupsClaim     string            // ID-token claim holding the user's groups; default "groups"
 	Logout          LogoutMode        // default auto
 	Timeout         time.Duration     // per call to the provider; default 5s
+	RootCAs         *x509.CertPool    // the only roots trusted for the provider (a private CA); nil: the system roots
 	MaxConcurrent   int               // token calls in flight at once; more wait (bounded by Timeout); default 64
 	Now             func() time.Time  // default time.Now
 	Logger          *slog.Logger      // default discards
+	Metrics         *Metrics          // records every call to the provider; may be nil
 
 	// AllowUnverifiedEmail keeps an ID token's email even when its email_verified is not true. Off, such
 	// an address is dropped (Claims.Email is empty), so that nobody can claim an address they do not own.
@@ -80,8 +83,8 @@ type Provider struct {
 	log        *slog.Logger
 }
 
-// New discovers the provider at cfg.IssuerURL and returns a Provider for it. client may be nil for a
-// default client with cfg.Timeout.
+// New discovers the provider at cfg.IssuerURL and returns a Provider for it. client may be nil for
+// HTTPClient(cfg.Timeout, cfg.RootCAs); a client given is used as it is.
 func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
@@ -96,13 +99,13 @@ func New(ctx context.Context, cfg Config, client *http.Client) (*Provider, error
 		cfg.GroupsClaim = "groups"
 	}
 	if client == nil {
-		client = &http.Client{Timeout: cfg.Timeout}
+		client = HTTPClient(cfg.Timeout, cfg.RootCAs)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	client = CapClient(client, MaxBodyBytes)
-	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, client), cfg.Timeout)
+	client = CapClient(cfg.Metrics.Client(client), MaxBodyBytes)
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(withEndpoint(ctx, endpointDiscovery), client), cfg.Timeout)
 	defer cancel()
 	op, err := oidc.NewProvider(dctx, cfg.IssuerURL)
 	if err != nil {

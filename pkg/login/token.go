@@ -50,7 +50,7 @@ func (p *Provider) tokenCall(ctx context.Context, form url.Values) (*tokenAnswer
 			form.Set("client_secret", p.cfg.ClientSecret)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.oauth.Endpoint.TokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(withEndpoint(ctx, endpointToken), http.MethodPost, p.oauth.Endpoint.TokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("build token request: %w", err)
 	}

@@ -148,3 +148,7 @@ func (p *Provider) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// EmailsVerified reports whether every address in Claims.Email is one the provider verified: true unless
+// Config.AllowUnverifiedEmail lets unverified ones through, which are then indistinguishable.
+func (p *Provider) EmailsVerified() bool { return !p.cfg.AllowUnverifiedEmail }

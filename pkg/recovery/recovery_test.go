@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -29,34 +28,21 @@ import (
 	"github.com/authbridge/authbridge/pkg/forwardauth"
 	"github.com/authbridge/authbridge/pkg/recovery"
 	"github.com/authbridge/authbridge/pkg/session"
+	"github.com/authbridge/authbridge/pkg/session/sessiontest"
 )
 
 const panicMsg = "panic in request handler, answered unavailable"
-
-// getPanics is a session store whose Get panics while armed: a bug deep in the engine's request path.
-type getPanics struct {
-	session.Store
-	armed atomic.Bool
-}
-
-func (s *getPanics) Get(ctx context.Context, key string) ([]byte, error) {
-	if s.armed.Load() {
-		var m map[string]int
-		m["boom"]++ // a real runtime error: assignment to entry in nil map
-	}
-	return s.Store.Get(ctx, key)
-}
 
 type fixture struct {
 	reg   *prometheus.Registry
 	rec   *recovery.Recoverer
 	logs  *logbuf.Buffer
-	store *getPanics
+	store *sessiontest.Panics
 	env   *enginetest.Env
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{reg: prometheus.NewRegistry(), logs: &logbuf.Buffer{}, store: &getPanics{Store: session.NewMemoryStore(nil)}}
+	f := &fixture{reg: prometheus.NewRegistry(), logs: &logbuf.Buffer{}, store: &sessiontest.Panics{Store: session.NewMemoryStore(nil)}}
 	f.rec = recovery.New(f.reg, slog.New(slog.NewJSONHandler(f.logs, nil)))
 	f.env = enginetest.New(t, enginetest.Options{Store: f.store})
 	return f
@@ -117,7 +103,7 @@ func TestGRPCCheckPanic(t *testing.T) {
 	}
 	require.Zero(t, panics(t, f.reg, "grpc"))
 
-	f.store.armed.Store(true)
+	f.store.Armed.Store(true)
 	resp := check()
 	require.Equal(t, int32(codes.Unavailable), resp.GetStatus().GetCode())
 	require.EqualValues(t, http.StatusServiceUnavailable, resp.GetDeniedResponse().GetStatus().GetCode())
@@ -128,10 +114,10 @@ func TestGRPCCheckPanic(t *testing.T) {
 	require.Equal(t, "ERROR", lines[0]["level"])
 	require.Equal(t, "/envoy.service.auth.v3.Authorization/Check", lines[0]["where"])
 	require.Contains(t, lines[0]["panic"], "assignment to entry in nil map")
-	require.Contains(t, lines[0]["stack"], "(*getPanics).Get", "the stack shows where it happened")
+	require.Contains(t, lines[0]["stack"], "(*Panics).Get", "the stack shows where it happened")
 	require.NotContains(t, f.logs.String(), strings.TrimPrefix(cookie, "authbridge="), "no cookie in the log")
 
-	f.store.armed.Store(false)
+	f.store.Armed.Store(false)
 	require.Equal(t, int32(codes.OK), check().GetStatus().GetCode(), "the next check is served")
 
 	// Other methods (health) get codes.Unavailable, unary or streaming.
@@ -185,7 +171,7 @@ func TestHTTPForwardAuthPanic(t *testing.T) {
 		require.NoError(t, err)
 		return resp
 	}
-	f.store.armed.Store(true)
+	f.store.Armed.Store(true)
 	resp := auth()
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -197,11 +183,11 @@ func TestHTTPForwardAuthPanic(t *testing.T) {
 	lines := f.panicLines(t)
 	require.Len(t, lines, 1)
 	require.Equal(t, "/auth", lines[0]["where"], "the path, not the query")
-	require.Contains(t, lines[0]["stack"], "(*getPanics).Get")
+	require.Contains(t, lines[0]["stack"], "(*Panics).Get")
 	require.NotContains(t, f.logs.String(), "secret-code")
 	require.NotContains(t, f.logs.String(), strings.TrimPrefix(cookie, "authbridge="))
 
-	f.store.armed.Store(false)
+	f.store.Armed.Store(false)
 	resp = auth()
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the next request is served")

@@ -68,6 +68,8 @@ type cache struct {
 
 	mu sync.RWMutex
 	m  map[[sha256.Size]byte]cacheEntry // by session hash, so a hit builds no key string
+
+	met *metrics // nil unless the Sessions has metrics
 }
 
 type cacheEntry struct {
@@ -93,19 +95,19 @@ func (c *cache) live(now time.Time) bool {
 	return !c.shared || now.Sub(c.base) < time.Duration(c.confirmed.Load())+CacheLivenessBound
 }
 
-// get returns the cached session, shared and read-only, or nil.
-func (c *cache) get(key [sha256.Size]byte) *Session {
+// get returns the cached session, shared and read-only, or nil, and how the lookup went.
+func (c *cache) get(key [sha256.Size]byte) (*Session, lookup) {
 	now := c.o.Now()
 	if !c.live(now) {
-		return nil
+		return nil, lookupBypassed
 	}
 	c.mu.RLock()
 	e, ok := c.m[key]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
-		return nil
+		return nil, lookupMiss
 	}
-	return e.s
+	return e.s, lookupHit
 }
 
 // put remembers s for the cache TTL, never past the access token's expiry or the session's idle or
@@ -153,6 +155,7 @@ func (c *cache) drop(key string) {
 		delete(c.m, h)
 	}
 	c.mu.Unlock()
+	c.met.invalidate(false)
 }
 
 // confirm records that the invalidation channel was current as of sent. Coming back after a gap (lost,
@@ -178,6 +181,7 @@ func (c *cache) clear() {
 	c.seq.Add(1)
 	clear(c.m)
 	c.mu.Unlock()
+	c.met.invalidate(true)
 }
 
 // sweep removes expired entries.
@@ -198,6 +202,7 @@ func (c *cache) sweep() {
 func (m *Sessions) EnableCache(o CacheOptions) {
 	_, shared := m.store.(Notifier) // without one, local invalidation is all there is
 	m.cache = newCache(o, shared)
+	m.cache.met = m.met
 }
 
 // Run keeps the cache honest until ctx is done: it listens for other replicas' changes and sweeps

@@ -67,37 +67,37 @@ func TestCacheLiveness(t *testing.T) {
 	put := func() { c.put(key, s, c.seq.Load()) }
 
 	put()
-	require.Nil(t, c.get(key), "never confirmed: nothing is stored or served")
+	require.Nil(t, cached(c, key), "never confirmed: nothing is stored or served")
 
 	c.confirm(now)
 	put()
-	require.Same(t, s, c.get(key))
+	require.Same(t, s, cached(c, key))
 	now = now.Add(CacheLivenessBound - time.Millisecond)
-	require.Same(t, s, c.get(key), "within the bound")
+	require.Same(t, s, cached(c, key), "within the bound")
 	now = now.Add(time.Millisecond)
-	require.Nil(t, c.get(key), "stale heartbeat: the store is asked instead")
+	require.Nil(t, cached(c, key), "stale heartbeat: the store is asked instead")
 	put()
-	require.Nil(t, c.get(key))
+	require.Nil(t, cached(c, key))
 
 	// A late answer to an old heartbeat does not make the cache live: what counts is when it left.
 	c.confirm(now.Add(-CacheLivenessBound))
-	require.Nil(t, c.get(key))
+	require.Nil(t, cached(c, key))
 	// A fresh one does, but what was cached before the gap is gone, and a load begun before it is refused.
 	seq := c.seq.Load()
 	c.confirm(now)
 	require.Empty(t, c.m, "entries from before the gap are dropped")
 	c.put(key, s, seq)
-	require.Nil(t, c.get(key), "a load that began before trust returned is not stored")
+	require.Nil(t, cached(c, key), "a load that began before trust returned is not stored")
 	put()
-	require.Same(t, s, c.get(key))
+	require.Same(t, s, cached(c, key))
 
 	c.lose()
-	require.Nil(t, c.get(key), "lost: stops at once, though the last heartbeat is fresh")
+	require.Nil(t, cached(c, key), "lost: stops at once, though the last heartbeat is fresh")
 	require.Empty(t, c.m)
 
 	local := newCache(CacheOptions{TTL: time.Hour, Now: func() time.Time { return now }}, false)
 	local.put(key, s, local.seq.Load())
-	require.Same(t, s, local.get(key), "a store of one process needs no channel")
+	require.Same(t, s, cached(local, key), "a store of one process needs no channel")
 }
 
 // TestCacheStopsServingWhenRedisStalls: a session served from the cache stops being served within
@@ -112,7 +112,7 @@ func TestCacheStopsServingWhenRedisStalls(t *testing.T) {
 	require.NoError(t, m.Save(ctx, tk, &Session{Subject: "alice", AccessToken: "at", CreatedAt: time.Now(), Touched: time.Now()}, time.Hour))
 	_, err := m.Load(ctx, tk)
 	require.NoError(t, err)
-	require.NotNil(t, m.cache.get(tk.storeHash()), "cached")
+	require.NotNil(t, cached(m.cache, tk.storeHash()), "cached")
 
 	srv.Pause()
 	paused := time.Now()
@@ -243,4 +243,10 @@ func pipe(dst, src net.Conn, frozen <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// cached is the session c serves under key, or nil.
+func cached(c *cache, key [32]byte) *Session {
+	s, _ := c.get(key)
+	return s
 }

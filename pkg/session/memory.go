@@ -220,7 +220,10 @@ func (m *MemoryStore) Sweep() {
 	}
 }
 
-// Run calls Sweep every minute until ctx is done, then returns nil (it fits an errgroup).
+// SetSweepEvery sets how often Run sweeps (a minute unless set); call it before Run.
+func (m *MemoryStore) SetSweepEvery(d time.Duration) { m.sweepEvery = d }
+
+// Run calls Sweep every minute (see SetSweepEvery) until ctx is done, then returns nil (it fits an errgroup).
 func (m *MemoryStore) Run(ctx context.Context) error {
 	t := time.NewTicker(m.sweepEvery)
 	defer t.Stop()

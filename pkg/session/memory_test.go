@@ -83,7 +83,7 @@ func TestMemoryStoreSweepLeasesAndIndexes(t *testing.T) {
 func TestMemoryStoreRun(t *testing.T) {
 	clk := newClock()
 	m := session.NewMemoryStore(clk.Now)
-	session.SetSweepEvery(m, time.Millisecond)
+	m.SetSweepEvery(time.Millisecond)
 	require.NoError(t, m.Put(t.Context(), "k", []byte("v"), time.Minute))
 	clk.Advance(time.Hour)
 

@@ -49,6 +49,10 @@ type RedisOptions struct {
 	DB int
 	// TLS dials every connection with TLS 1.2+ against the system roots. A rediss:// URL implies it.
 	TLS bool
+	// TLSConfig, when set, is the TLS client configuration instead (private CA roots, a client
+	// certificate, a server name) and implies TLS; for Sentinel it applies to the Sentinels and the
+	// servers alike. It is cloned; an empty ServerName becomes the host of each address dialled.
+	TLSConfig *tls.Config
 	// Timeout bounds every command from start to answer: waiting for a pooled connection, dialing, writing,
 	// reading and go-redis's retries together, and it also caps each socket read, write, dial and pool
 	// wait. A store that does not answer within it counts as down (the engine fails closed with 503) rather
@@ -88,9 +92,9 @@ func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 		if o.DB != 0 {
 			opt.DB = o.DB
 		}
-		if o.TLS && opt.TLSConfig == nil {
+		if o.TLSConfig != nil || o.TLS && opt.TLSConfig == nil {
 			host, _, _ := net.SplitHostPort(opt.Addr)
-			opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+			opt.TLSConfig = tlsConfig(o.TLSConfig, host)
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout, timeout
 		opt.ContextTimeoutEnabled = true
@@ -111,9 +115,9 @@ func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 		}
 	}
 	var tlsConf *tls.Config
-	if o.TLS {
-		// ServerName stays empty: crypto/tls takes it from each address it dials.
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.TLS || o.TLSConfig != nil {
+		// An empty ServerName stays empty: crypto/tls takes it from each address it dials.
+		tlsConf = tlsConfig(o.TLSConfig, "")
 	}
 	if o.MasterName == "" && len(o.Addrs) > 1 && o.DB != 0 {
 		return nil, fmt.Errorf("%w: db %d: cluster has only db 0", ErrInvalidRedisOptions, o.DB)
@@ -137,6 +141,19 @@ func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
 	})
 	c.AddHook(commandTimeout(timeout))
 	return c, nil
+}
+
+// tlsConfig is a copy of base (nil: TLS 1.2+ against the system roots) whose empty ServerName is
+// serverName.
+func tlsConfig(base *tls.Config, serverName string) *tls.Config {
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if base != nil {
+		c = base.Clone()
+	}
+	if c.ServerName == "" {
+		c.ServerName = serverName
+	}
+	return c
 }
 
 // parseRedisURL checks the parts of raw that go-redis would otherwise accept silently or report by

@@ -19,7 +19,8 @@ const sessionPrefix = "s:"
 // concurrent use.
 type Sessions struct {
 	store Store
-	cache *cache // nil unless EnableCache
+	cache *cache   // nil unless EnableCache
+	met   *metrics // nil unless EnableMetrics
 }
 
 // NewSessions returns Sessions kept in store.
@@ -34,7 +35,9 @@ func (m *Sessions) Load(ctx context.Context, t Ticket) (*Session, error) {
 		return m.load(ctx, t, t.storeKey())
 	}
 	h := t.storeHash()
-	if s := m.cache.get(h); s != nil {
+	s, res := m.cache.get(h)
+	m.met.looked(res)
+	if s != nil {
 		return s, nil
 	}
 	seq := m.cache.seq.Load()
