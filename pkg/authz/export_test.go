@@ -27,5 +27,6 @@ func (e *Engine) RefreshAsLeaseHolder(ctx context.Context, t session.Ticket) (*s
 	if err != nil || !ok {
 		return nil, fmt.Errorf("acquire lease: ok=%v err=%w", ok, err)
 	}
-	return e.refreshHolding(ctx, t, lease)
+	s, _, err := e.refreshHolding(ctx, t, lease)
+	return s, err
 }
