@@ -31,7 +31,9 @@ func FuzzToRequest(f *testing.F) {
 	seed(nil)
 	seed(func(h *authv3.AttributeContext_HttpRequest) { h.Headers[":authority"] = "evil.test" })
 	seed(func(h *authv3.AttributeContext_HttpRequest) { h.Headers["x-forwarded-proto"] = "https,http" })
-	seed(func(h *authv3.AttributeContext_HttpRequest) { h.Path, h.Headers[":path"] = "//evil.test/", "//evil.test/" })
+	seed(func(h *authv3.AttributeContext_HttpRequest) {
+		h.Path, h.Headers[":path"] = "//evil.test/", "//evil.test/"
+	})
 	seed(func(h *authv3.AttributeContext_HttpRequest) {
 		h.HeaderMap = &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: "Cookie", RawValue: []byte("authbridge=x")}, {Key: "cookie", Value: "y"}}}
 	})
