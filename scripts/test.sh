@@ -38,6 +38,8 @@ go vet ./...
 # one Chromium, and on a 2-core machine running them beside each other and beside the unit tests made
 # Hydra stall for seconds. Alone and serial they take about 20 s.
 go test -race -count=1 -timeout 20m $(go list ./... | grep -v -e '/e2e$' -e '/faults$') "$@"
+# Every fuzz target for a couple of seconds past its seed corpus (about 50 s on an idle 2-core machine).
+./scripts/fuzz.sh
 # Ory Hydra and Traefik, which the end-to-end tests run, are built from their pinned tool modules (e2e/tools,
 # e2e/traefik-tools) into ~/.cache/authbridge once per version: minutes each on a cold Go build cache, so
 # here, side by side and outside the tests' timeout; a cached pair is found in a moment. A Traefik that does
