@@ -37,10 +37,16 @@ go vet ./...
 # The end-to-end tests run on their own, one at a time: they share one Ory Hydra (SQLite underneath) and
 # one Chromium, and on a 2-core machine running them beside each other and beside the unit tests made
 # Hydra stall for seconds. Alone and serial they take about 20 s.
-go test -race -count=1 -timeout 20m $(go list ./... | grep -v '/e2e$') "$@"
+go test -race -count=1 -timeout 20m $(go list ./... | grep -v -e '/e2e$' -e '/faults$') "$@"
+# Every fuzz target for a couple of seconds past its seed corpus (about 50 s on an idle 2-core machine).
+./scripts/fuzz.sh
 # Ory Hydra and Traefik, which the end-to-end tests run, are built from their pinned tool modules (e2e/tools,
 # e2e/traefik-tools) into ~/.cache/authbridge once per version: minutes each on a cold Go build cache, so
 # here, side by side and outside the tests' timeout; a cached pair is found in a moment. A Traefik that does
 # not build is reported (-v shows it, and what was built) and only its tests skip.
 go test -race -count=1 -timeout 30m -v -run '^$' ./e2e -build-tools
 go test -race -count=1 -timeout 15m -parallel 1 ./e2e "$@"
+# The short fault-injection scenarios (docs/reliability.md) run alone as well: they measure decisions
+# against a 150 ms store timeout while they break Redis and the provider, and a machine busy with other
+# packages' tests would blur what they measure. About 3 minutes; `make faults` runs the full durations.
+go test -race -count=1 -timeout 15m ./faults "$@"

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/devidp"
 )
 
@@ -104,7 +105,7 @@ var errPortTaken = errors.New("port taken")
 func startAuthbridge(ctx context.Context, bin, redisURL string, extraEnv []string) (*authbridge, error) {
 	var ports [4]int
 	for i := range ports {
-		p, err := freePort()
+		p, err := testkit.FreePort()
 		if err != nil {
 			return nil, err
 		}

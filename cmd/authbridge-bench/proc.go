@@ -4,72 +4,45 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
-)
 
-// stopTimeout bounds how long a child may take to exit after SIGTERM before it is killed.
-const stopTimeout = 10 * time.Second
+	"github.com/authbridge/authbridge/internal/testkit"
+)
 
 // child is a process the bench started. Every child is stopped before the bench returns; should the
 // bench die without stopping it, the kernel kills it (see sysProcAttr).
 type child struct {
-	name string
-	cmd  *exec.Cmd
-	out  *output
-	done chan struct{} // closed when the process has exited
+	*testkit.Process
+	out *output
 }
 
 // startChild runs bin with args and env, collecting the tail of its stdout and stderr.
 func startChild(name, bin string, args, env []string) (*child, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
 	out := &output{listen: make(chan string, 1)}
-	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so a terminal's Ctrl-C reaches only the bench, which stops children in order.
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+	p, err := testkit.StartWith(name, "", env, out, sysProcAttr(), append([]string{bin}, args...)...)
+	if err != nil {
+		return nil, err
 	}
-	c := &child{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(c.done)
-	}()
-	return c, nil
+	return &child{Process: p, out: out}, nil
 }
 
-func (c *child) pid() int { return c.cmd.Process.Pid }
+func (c *child) pid() int { return c.Pid() }
 
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *child) exited() bool { return c.Exited() }
 
-// stop sends SIGTERM, waits up to stopTimeout, then kills. Stopping a stopped child does nothing.
+// stop sends SIGTERM, waits a few seconds, then kills. Stopping a stopped child does nothing.
 func (c *child) stop() {
-	if c == nil || c.exited() {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(stopTimeout):
-		_ = c.cmd.Process.Kill()
-		<-c.done
+	if c != nil {
+		c.Stop()
 	}
 }
 
 // failed wraps err with the child's last output, for a child that did not come up.
 func (c *child) failed(err error) error {
-	return fmt.Errorf("%s: %w; its output ends with:\n%s", c.name, err, c.out.tail())
+	return fmt.Errorf("%s: %w; its output ends with:\n%s", c.Name, err, c.out.tail())
 }
 
 // waitListen waits for the child to print "listening HOST:PORT" and returns the address.
@@ -77,7 +50,7 @@ func (c *child) waitListen(timeout time.Duration) (string, error) {
 	select {
 	case addr := <-c.out.listen:
 		return addr, nil
-	case <-c.done:
+	case <-c.Done():
 		return "", c.failed(fmt.Errorf("exited before listening"))
 	case <-time.After(timeout):
 		return "", c.failed(fmt.Errorf("not listening within %s", timeout))

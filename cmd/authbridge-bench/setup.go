@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authbridge/authbridge/internal/testkit"
 )
 
 // system is what a run measures: the authbridge instances, and the reference servers. close stops
@@ -123,21 +125,12 @@ func (s *system) startRefs() error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startRedis runs redis-server without persistence on a free port and waits until it answers as
 // this very process (so a server someone else runs on a reused port is never mistaken for ours).
 func startRedis(ctx context.Context, bin, dir string) (*child, string, error) {
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := testkit.FreePort()
 		if err != nil {
 			return nil, "", err
 		}

@@ -9,12 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/authz"
 	"github.com/authbridge/authbridge/pkg/bearer"
 	"github.com/authbridge/authbridge/pkg/devidp"
@@ -22,25 +22,8 @@ import (
 	"github.com/authbridge/authbridge/pkg/session"
 )
 
-// Clock is a settable time source shared by the provider, the verifier, the store and the engine.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// Clock is the settable time source shared by the provider, the verifier, the store and the engine.
+type Clock = testkit.Clock
 
 // Test users and client.
 const (
@@ -98,7 +81,7 @@ type Options struct {
 // New starts devidp and builds an engine against it. Everything is stopped when t ends.
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
-	clock := &Clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	if o.AutoLogin == "" {
 		o.AutoLogin = Alice.Username
 	}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authbridge/authbridge/internal/testkit"
 )
 
 // startTimeout bounds how long a freshly started server may take to answer.
@@ -32,8 +34,7 @@ type Server struct {
 	init    func() error    // run after the process answers, e.g. to assign cluster slots
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	proc *testkit.Process // nil while stopped
 }
 
 // Start runs a standalone redis-server without persistence on a free port, waits until it answers,
@@ -68,7 +69,7 @@ func StartTLS(t testing.TB, c TLS) *Server {
 		return append(s.baseArgs(), "--tls-port", strconv.Itoa(s.tlsPort), "--tls-cert-file", c.CertFile,
 			"--tls-key-file", c.KeyFile, "--tls-ca-cert-file", c.CAFile, "--tls-auth-clients", auth)
 	}
-	s.launchWith(func() { s.tlsPort = freePort(t) })
+	s.launchWith(func() { s.tlsPort = testkit.MustFreePort(t) })
 	return s
 }
 
@@ -83,7 +84,7 @@ func (s *Server) TLSURL() string { return "rediss://" + s.TLSAddr() }
 func StartCluster(t testing.TB) *Server {
 	t.Helper()
 	s := newServer(t)
-	busPort := freePort(t)
+	busPort := testkit.MustFreePort(t)
 	s.argv = func() []string {
 		return append(s.baseArgs(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(busPort), "--cluster-announce-ip", "127.0.0.1")
@@ -96,17 +97,37 @@ func StartCluster(t testing.TB) *Server {
 // StartSentinel runs a Redis Sentinel that monitors master under name, with a quorum of one.
 func StartSentinel(t testing.TB, master *Server, name string) *Server {
 	t.Helper()
-	return startSentinel(t, master, name, nil)
+	return startSentinel(t, master, name, nil, 1)
+}
+
+// StartReplica runs a standalone redis-server that replicates master.
+func StartReplica(t testing.TB, master *Server) *Server {
+	t.Helper()
+	s := newServer(t)
+	s.argv = func() []string {
+		return append(s.baseArgs(), "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	}
+	s.launch()
+	return s
+}
+
+// StartSentinelQuorum runs a Sentinel like StartSentinel that needs quorum sentinels to agree that master
+// is down.
+func StartSentinelQuorum(t testing.TB, master *Server, name string, quorum int) *Server {
+	t.Helper()
+	return startSentinel(t, master, name, nil, quorum)
 }
 
 // StartSentinelTLS runs a Sentinel like StartSentinel that also serves TLS on TLSAddr and talks TLS to
 // master, which must come from StartTLS; c is its certificate, and also what it presents to master.
 func StartSentinelTLS(t testing.TB, master *Server, name string, c TLS) *Server {
 	t.Helper()
-	return startSentinel(t, master, name, &c)
+	return startSentinel(t, master, name, &c, 1)
 }
 
-func startSentinel(t testing.TB, master *Server, name string, c *TLS) *Server {
+// startSentinel writes the sentinel's config: a failover is retried after 3 s, so a test sees one
+// within seconds.
+func startSentinel(t testing.TB, master *Server, name string, c *TLS, quorum int) *Server {
 	t.Helper()
 	s := newServer(t)
 	conf := filepath.Join(s.dir, "sentinel.conf")
@@ -119,8 +140,9 @@ func startSentinel(t testing.TB, master *Server, name string, c *TLS) *Server {
 				tlsConf = fmt.Sprintf("tls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n"+
 					"tls-replication yes\n", s.tlsPort, c.CertFile, c.KeyFile, c.CAFile)
 			}
-			cf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n%ssentinel monitor %s 127.0.0.1 %d 1\n"+
-				"sentinel down-after-milliseconds %s 1000\n", s.port, s.dir, tlsConf, name, masterPort, name)
+			cf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n%ssentinel monitor %s 127.0.0.1 %d %d\n"+
+				"sentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 3000\n",
+				s.port, s.dir, tlsConf, name, masterPort, quorum, name, name)
 			if err := os.WriteFile(conf, []byte(cf), 0o600); err != nil {
 				t.Fatalf("redistest: write sentinel config: %v", err)
 			}
@@ -129,7 +151,7 @@ func startSentinel(t testing.TB, master *Server, name string, c *TLS) *Server {
 	}
 	s.launchWith(func() {
 		if c != nil {
-			s.tlsPort = freePort(t)
+			s.tlsPort = testkit.MustFreePort(t)
 		}
 	})
 	return s
@@ -165,7 +187,7 @@ func (s *Server) launchWith(pick func()) {
 	s.t.Helper()
 	var err error
 	for range 5 {
-		s.port = freePort(s.t)
+		s.port = testkit.MustFreePort(s.t)
 		pick()
 		if err = s.start(); err == nil {
 			s.t.Cleanup(s.Stop)
@@ -186,12 +208,11 @@ func (s *Server) URL() string { return "redis://" + s.Addr() }
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd, s.done = nil, nil
+	s.proc.Kill()
+	s.proc = nil
 }
 
 // Pause freezes the server with SIGSTOP, as a stalled Redis looks to its clients: connections stay
@@ -206,10 +227,10 @@ func (s *Server) signal(sig syscall.Signal) {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		s.t.Fatalf("redistest: %v to a server that is not running", sig)
 	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	if err := s.proc.Signal(sig); err != nil {
 		s.t.Fatalf("redistest: %v: %v", sig, err)
 	}
 }
@@ -232,40 +253,28 @@ func (s *Server) Restart() {
 // start runs the process and waits until the server on our port answers as this very process, so a
 // server that someone else runs on a reused port is never mistaken for ours.
 func (s *Server) start() error {
-	logPath := filepath.Join(s.dir, "redis.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	// A fresh log per start, so that a failure shows this start's output only.
+	if err := os.Remove(filepath.Join(s.dir, "redis.log")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove old log: %w", err)
+	}
+	proc, err := testkit.Start("redis", s.dir, os.Environ(), append([]string{s.bin}, s.argv()...)...)
 	if err != nil {
-		return fmt.Errorf("open log: %w", err)
+		return err
 	}
-	cmd := exec.Command(s.bin, s.argv()...)
-	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("run %s: %w", s.bin, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
 	fail := func(err error) error {
-		_ = cmd.Process.Kill()
-		<-done
-		out, _ := os.ReadFile(logPath)
-		return fmt.Errorf("%w; log:\n%s", err, tail(string(out)))
+		proc.Kill()
+		return fmt.Errorf("%w; %s", err, proc.LogTail())
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(startTimeout)
 	for {
 		if info, err := Do(s.Addr(), "INFO", "server"); err == nil &&
-			strings.Contains(info, "process_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
+			strings.Contains(info, "process_id:"+strconv.Itoa(proc.Pid())+"\r\n") {
 			break
 		}
 		select {
-		case <-done:
+		case <-proc.Done():
 			return fail(fmt.Errorf("redis-server exited before answering"))
 		case <-deadline:
 			return fail(fmt.Errorf("redis-server did not answer within %s", startTimeout))
@@ -278,7 +287,7 @@ func (s *Server) start() error {
 		}
 	}
 	s.mu.Lock()
-	s.cmd, s.done = cmd, done
+	s.proc = proc
 	s.mu.Unlock()
 	return nil
 }
@@ -376,21 +385,4 @@ func readReply(r *bufio.Reader) (string, error) {
 		return strings.Join(parts, "\n"), nil
 	}
 	return "", fmt.Errorf("unexpected reply type %q", line[0])
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("redistest: find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func tail(s string) string {
-	if len(s) > 2000 {
-		return "..." + s[len(s)-2000:]
-	}
-	return s
 }

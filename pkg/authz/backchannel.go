@@ -43,8 +43,12 @@ func (e *Engine) BackchannelLogout(ctx context.Context, raw string) (n int, err 
 		n, err = e.o.Sessions.EndSubject(ctx, c.Subject)
 	}
 	if err != nil {
+		// The provider retries a logout that got no 2xx: its retry must not be refused as a replay.
+		if ferr := e.o.Sessions.ForgetOnce(context.WithoutCancel(ctx), "jti", c.JTI); ferr != nil {
+			e.log.Warn("forget failed back-channel logout's jti", "err", ferr)
+		}
 		return n, err
 	}
-	e.log.Info("back-channel logout", "sub", c.Subject, "by_sid", c.SID != "", "ended", n)
+	e.log.Info("back-channel logout", "subject", e.subjectHash(c.Subject), "by_sid", c.SID != "", "ended", n)
 	return n, nil
 }

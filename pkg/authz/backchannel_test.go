@@ -170,3 +170,36 @@ func TestLogoutJTIRememberedWhileAcceptable(t *testing.T) {
 		})
 	}
 }
+
+// TestBackchannelLogoutStoreError: when the store cannot remember the token's jti or cannot end the
+// sessions, the logout is an error that is not ErrLogoutToken (the front answers 503 and the provider
+// retries), never a success the provider would take as done. Once the store is back, the provider's retry
+// of the same token ends the session: a jti recorded before the failure is forgotten again.
+func TestBackchannelLogoutStoreError(t *testing.T) {
+	for _, op := range []string{"Acquire", "Index"} {
+		t.Run(op+" fails", func(t *testing.T) {
+			store := &faultyStore{}
+			env := enginetest.New(t, enginetest.Options{Store: store})
+			store.Store = session.NewMemoryStore(env.Clock.Now)
+			cookie, _ := env.Login(t, "/")
+			tok, err := env.IDP.LogoutToken(enginetest.ClientID, enginetest.Alice.Subject, sidOf(t, env, cookie))
+			require.NoError(t, err)
+
+			store.set(op, true)
+			n, err := env.Engine.BackchannelLogout(context.Background(), tok)
+			require.ErrorIs(t, err, errStoreDown)
+			require.NotErrorIs(t, err, authz.ErrLogoutToken, "a store failure is not the token's fault")
+			require.Zero(t, n)
+			require.False(t, status401(t, env, cookie))
+			store.set(op, false)
+
+			// The provider's retry of the same token is not taken for a replay.
+			n, err = env.Engine.BackchannelLogout(context.Background(), tok)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.True(t, status401(t, env, cookie))
+			_, err = env.Engine.BackchannelLogout(context.Background(), tok)
+			require.ErrorIs(t, err, authz.ErrLogoutToken, "once it succeeded, the token is spent")
+		})
+	}
+}

@@ -54,6 +54,9 @@ func TestCallbackParameters(t *testing.T) {
 		{"semicolon separator", plain, func(s, c, _ string) string { return "code=" + c + ";code=other&state=" + s }, http.StatusBadRequest},
 		{"malformed escape", plain, func(s, c, _ string) string { return "code=" + c + "&state=" + s + "&x=%zz" }, http.StatusBadRequest},
 		{"empty code", plain, func(s, _, _ string) string { return "code=&state=" + s }, http.StatusBadRequest},
+		{"state without code", plain, func(s, _, _ string) string { return "state=" + s }, http.StatusBadRequest},
+		{"code without state", plain, func(_, c, _ string) string { return "code=" + c }, http.StatusBadRequest},
+		{"empty state", plain, func(_, c, _ string) string { return "code=" + c + "&state=" }, http.StatusBadRequest},
 		{"error and code", plain, func(s, c, _ string) string { return "code=" + c + "&state=" + s + "&error=access_denied" }, http.StatusBadRequest},
 		{"error repeated", plain, func(s, _, _ string) string { return "error=access_denied&error=login_required&state=" + s }, http.StatusBadRequest},
 		{"iss equal to the issuer", plain, func(s, c, _ string) string {

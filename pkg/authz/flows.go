@@ -144,7 +144,7 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 			e.log.Warn("delete replaced session", "err", err)
 		}
 	}
-	e.log.Info("login", "session", t.LogID(), "sub", s.Subject)
+	e.log.Info("login", "session", t.LogID(), "subject", e.subjectHash(s.Subject))
 	maxAge := int(e.o.Lifetimes.Max.Seconds())
 	loc := p.ReturnTo
 	if !strings.HasPrefix(loc, "https://") && !strings.HasPrefix(loc, "http://") {

@@ -89,3 +89,33 @@ func TestSelectRouteAllocatesNothing(t *testing.T) {
 	}
 	require.Equal(t, 2, some.selectRoute(req).route.index)
 }
+
+// TestRefuseByGroupAndClaim: a rule's groups and claim values admit a user who has one of them and
+// refuse one who has only others (another group, another value), none, or a different spelling.
+func TestRefuseByGroupAndClaim(t *testing.T) {
+	groups := compileRule(Rule{Groups: []string{"admin", "ops"}})
+	claims := compileRule(Rule{Claims: map[string][]string{"role": {"editor", "owner"}}})
+	tests := []struct {
+		name string
+		rule rule
+		id   Identity
+		want string
+	}{
+		{"in the first group", groups, Identity{Groups: []string{"admin"}}, ""},
+		{"in the second group, among others", groups, Identity{Groups: []string{"staff", "ops"}}, ""},
+		{"in another group", groups, Identity{Groups: []string{"staff"}}, "not in an allowed group"},
+		{"in other groups", groups, Identity{Groups: []string{"staff", "guests"}}, "not in an allowed group"},
+		{"in no group", groups, Identity{}, "not in an allowed group"},
+		{"group of another case", groups, Identity{Groups: []string{"Admin"}}, "not in an allowed group"},
+		{"group as a claim", groups, Identity{Claims: map[string][]string{"groups": {"admin"}}}, "not in an allowed group"},
+		{"claim value listed", claims, Identity{Claims: map[string][]string{"role": {"owner"}}}, ""},
+		{"claim another value", claims, Identity{Claims: map[string][]string{"role": {"viewer"}}}, "claim not satisfied"},
+		{"claim value under another name", claims, Identity{Claims: map[string][]string{"tier": {"editor"}}}, "claim not satisfied"},
+		{"claim value as a group", claims, Identity{Groups: []string{"editor"}}, "claim not satisfied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.rule.refuse(&tt.id))
+		})
+	}
+}

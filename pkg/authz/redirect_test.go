@@ -140,6 +140,16 @@ func TestDomainsClean(t *testing.T) {
 		{"IPv6 unclosed", "https://[::1:8443/", app, ""},
 		{"IPv6 junk after bracket", "https://[::1]x/", app, ""},
 		{"bare IPv6", "https://::1/", app, ""},
+		// Unparseable authorities end the string: nothing after them to stop a parser that reads on.
+		{"IPv6 unclosed at the end", "https://[::1", app, ""},
+		{"IPv6 unclosed, listed port", "https://[::1:8443", app, ""},
+		{"bracket alone", "https://[", app, ""},
+		{"empty brackets", "https://[]/", app, ""},
+		{"IPv6 then colon, no port", "https://[::1]:/", app, ""},
+		{"listed IPv6, no path", "https://[::1]:8443", app, "https://[::1]:8443/"},
+		{"empty authority", "https:///x", app, ""},
+		{"port alone", "https://:443/", app, ""},
+		{"port not a number", "https://app.example.com:x/", app, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

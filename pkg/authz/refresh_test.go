@@ -37,12 +37,14 @@ func TestRefreshOncePerSessionAcrossReplicas(t *testing.T) {
 	}{
 		{"about to expire", 9*time.Minute + 30*time.Second, 0},
 		{"already expired", 11 * time.Minute, 0},
-		{"provider slower than the lease", 9*time.Minute + 30*time.Second, 800 * time.Millisecond},
+		{"provider slower than the lease", 9*time.Minute + 30*time.Second, 2500 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A 1 s lease (renewed every third): short enough that the slow provider outlives it twice, long
+			// enough that a loaded CI machine running 200 checks under -race does not miss a renewal.
 			env := enginetest.New(t, enginetest.Options{Store: redisStore(t), TokenTTL: 10 * time.Minute,
-				Engine: authz.Options{Refresh: authz.RefreshOptions{Lease: 300 * time.Millisecond, Wait: 3 * time.Second}}})
+				Engine: authz.Options{Refresh: authz.RefreshOptions{Lease: time.Second, Wait: 6 * time.Second}}})
 			replicas := []*authz.Engine{env.Engine, env.Replica(t), env.Replica(t)}
 			cookie, _ := env.Login(t, "/")
 			old := allow(t, env, cookie)

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/internal/logbuf"
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/bearer"
 	"github.com/authbridge/authbridge/pkg/devidp"
 )
@@ -29,14 +29,7 @@ import (
 const api = "https://api.example.com"
 
 // clock is a settable time source shared by the providers and the verifier.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = testkit.Clock
 
 // fixture is a main issuer (a) and an extra issuer (b), both devidp on real HTTP servers, and a
 // Verifier that trusts them.
@@ -87,7 +80,7 @@ func newIDPWith(t testing.TB, clk *clock, wrap func(http.Handler) http.Handler, 
 // newFixture builds the fixture; edit may change the verifier's options.
 func newFixture(t testing.TB, edit func(*bearer.Options)) *fixture {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	f := &fixture{clock: clk, logs: &logbuf.Buffer{}}
 	f.a, f.b = newIDP(t, clk, nil), newIDP(t, clk, nil)
 	o := bearer.Options{

@@ -8,13 +8,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/internal/testca"
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/bearer"
 )
 
 // TestPrivateCAIssuer: an issuer behind a private CA is discovered and its keys fetched over TLS when
 // RootCAs holds that CA, and is unavailable (never accepted) with the wrong roots.
 func TestPrivateCAIssuer(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	ca, other := testca.New(t, "private CA"), testca.New(t, "other CA")
 	idp := newIDPWith(t, clk, nil, ca.ServerTLS(t, "idp"))
 	f := &fixture{clock: clk}

@@ -25,12 +25,14 @@ func (p *IDP) LogoutToken(clientID, subject, sid string) (string, error) {
 	if sid != "" {
 		claims["sid"] = sid
 	}
-	return sign(p.keys.idSigner, claims)
+	return sign(p.keys.Load().idSigner, claims)
 }
 
 // Sign signs claims exactly as the provider signs its ID and logout tokens (its key and kid, RS256,
 // typ JWT). Tests use it to play a provider that sends tokens with unusual claims.
-func (p *IDP) Sign(claims map[string]any) (string, error) { return sign(p.keys.idSigner, claims) }
+func (p *IDP) Sign(claims map[string]any) (string, error) {
+	return sign(p.keys.Load().idSigner, claims)
+}
 
 // sendBackchannel posts a logout token for one ended login to every client with a back-channel URI.
 // It runs synchronously, with a short timeout, so a test sees the effect once logout has answered.

@@ -12,7 +12,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // ErrInvalidOptions is wrapped by New when Options cannot describe a working provider.
@@ -101,10 +104,10 @@ type Stats struct {
 
 // IDP is a running development provider. All methods are safe for concurrent use.
 type IDP struct {
-	o       Options // normalized copy
-	prefix  string  // URL path of the issuer, ending in "/"
-	secure  bool    // issuer is https, so cookies are Secure
-	keys    *keySet
+	o       Options                // normalized copy
+	prefix  string                 // URL path of the issuer, ending in "/"
+	secure  bool                   // issuer is https, so cookies are Secure
+	keys    atomic.Pointer[keySet] // the signing key; RotateKeys replaces it
 	clients map[string]Client
 	users   map[string]User // by Username
 	pages   *template.Template
@@ -126,6 +129,7 @@ type state struct {
 	verified map[string]bool // email_verified by username, set by SetEmailVerified
 	rewrite  TokenRewrite
 	keysDown bool
+	retired  []jose.JSONWebKey // keys RotateKeys replaced: still published, still accepted
 }
 
 // New checks o, fills defaults and generates an RSA-2048 RS256 signing key with a thumbprint kid.
@@ -142,7 +146,6 @@ func New(o Options) (*IDP, error) {
 		o:       o,
 		prefix:  u.Path,
 		secure:  u.Scheme == "https",
-		keys:    keys,
 		clients: make(map[string]Client, len(o.Clients)),
 		users:   make(map[string]User, len(o.Users)),
 		pages:   parsePages(),
@@ -156,6 +159,7 @@ func New(o Options) (*IDP, error) {
 			verified: map[string]bool{},
 		},
 	}
+	p.keys.Store(keys)
 	for _, c := range o.Clients {
 		p.clients[c.ID] = c
 	}
@@ -310,6 +314,20 @@ func (p *IDP) SetTokenRewrite(f TokenRewrite) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st.rewrite = f
+}
+
+// RotateKeys starts signing with a new key, as Auth0's "rotate signing key" does: the JWKS publishes it
+// at once beside the earlier keys, which still verify the tokens they signed.
+func (p *IDP) RotateKeys() error {
+	ks, err := newKeySet()
+	if err != nil {
+		return fmt.Errorf("rotate signing key: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.st.retired = append(p.st.retired, p.keys.Load().public)
+	p.keys.Store(ks)
+	return nil
 }
 
 // SetKeysDown makes the JWKS endpoint answer 503 while down is true.

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/devidp"
 )
 
@@ -27,22 +27,7 @@ const (
 )
 
 // clock is a settable time source shared by the provider and the verifiers.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type clock = testkit.Clock
 
 // fixture is a provider on a real HTTP server plus a go-oidc/x/oauth2 client for it.
 type fixture struct {
@@ -74,7 +59,7 @@ func newFixture(t *testing.T, edit func(*devidp.Options)) *fixture {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String() + "/"
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	o := testOptions(issuer, clk)
 	o.AutoLogin = "alice"
 	if edit != nil {

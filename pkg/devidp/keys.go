@@ -77,7 +77,11 @@ func (p *IDP) verify(raw string, checkExp bool) (map[string]any, error) {
 	}
 	var std jwt.Claims
 	claims := map[string]any{}
-	if err := tok.Claims(p.keys.public.Key, &std, &claims); err != nil {
+	kid := ""
+	if len(tok.Headers) > 0 {
+		kid = tok.Headers[0].KeyID
+	}
+	if err := tok.Claims(p.publicKey(kid), &std, &claims); err != nil {
 		return nil, fmt.Errorf("check signature: %w", errBadToken)
 	}
 	exp := jwt.Expected{Issuer: p.o.Issuer}
@@ -140,7 +144,7 @@ func (p *IDP) mintTokens(g grant) (*tokenResponse, error) {
 	addClaims(at, usr.Claims)
 	res := &tokenResponse{TokenType: "Bearer", ExpiresIn: int64(p.o.AccessTokenTTL / time.Second), Scope: g.scope}
 	var err error
-	if res.AccessToken, err = sign(p.keys.atSigner, at); err != nil {
+	if res.AccessToken, err = sign(p.keys.Load().atSigner, at); err != nil {
 		return nil, err
 	}
 	if !hasScope(g.scope, "openid") {
@@ -159,7 +163,7 @@ func (p *IDP) mintTokens(g grant) (*tokenResponse, error) {
 		id["nonce"] = g.nonce
 	}
 	addClaims(id, usr.Claims)
-	if res.IDToken, err = sign(p.keys.idSigner, id); err != nil {
+	if res.IDToken, err = sign(p.keys.Load().idSigner, id); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -243,7 +247,25 @@ func (p *IDP) jwks(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{p.keys.public}})
+	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: p.publicKeys()})
+}
+
+// publicKeys is the JWKS: the signing key, then the keys it replaced.
+func (p *IDP) publicKeys() []jose.JSONWebKey {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]jose.JSONWebKey{p.keys.Load().public}, p.st.retired...)
+}
+
+// publicKey is the published key with kid, or the signing key's when none has it (the check then fails).
+func (p *IDP) publicKey(kid string) any {
+	keys := p.publicKeys()
+	for _, k := range keys {
+		if k.KeyID == kid {
+			return k.Key
+		}
+	}
+	return keys[0].Key
 }
 
 // userinfo answers the bearer access token's owner's claims, filtered by the token's scope.

@@ -30,7 +30,7 @@ func (p *IDP) AccessToken(clientID, username, scope string) (string, error) {
 // SignTyped signs claims with the provider's key and kid (RS256) and typ in the JWS header, or no typ
 // when typ is "". Tests use it for tokens that only a broken or hostile signer would issue.
 func (p *IDP) SignTyped(typ string, claims map[string]any) (string, error) {
-	s, err := p.keys.signer(jose.ContentType(typ))
+	s, err := p.keys.Load().signer(jose.ContentType(typ))
 	if err != nil {
 		return "", fmt.Errorf("create signer: %w", err)
 	}
@@ -38,4 +38,4 @@ func (p *IDP) SignTyped(typ string, claims map[string]any) (string, error) {
 }
 
 // KeyID returns the kid of the provider's signing key.
-func (p *IDP) KeyID() string { return p.keys.public.KeyID }
+func (p *IDP) KeyID() string { return p.keys.Load().public.KeyID }

@@ -20,6 +20,22 @@ import (
 // provider (go-oidc's RemoteKeySet fetches for every unknown kid).
 const KeyRefetchInterval = 30 * time.Second
 
+// directRefetchInterval is KeyRefetchInterval for a token read from the provider's own token endpoint
+// answer (code exchange, refresh) rather than sent by a client. Only the provider puts a kid there, and a
+// kid the set lacks means it has just rotated its key: waiting KeyRefetchInterval would fail every login
+// for up to 30 s after a rotation (measured by faults.TestFault10). Still bounded, so that a provider that
+// names a kid its JWKS lacks is not fetched at every login.
+const directRefetchInterval = time.Second
+
+// directKey marks a context whose token came from the token endpoint (fromTokenEndpoint). go-oidc's
+// KeySet interface carries nothing but the context and the token, so the mark rides in the context.
+type directKey struct{}
+
+// fromTokenEndpoint marks ctx for a token read from the provider's token endpoint answer.
+func fromTokenEndpoint(ctx context.Context) context.Context {
+	return context.WithValue(ctx, directKey{}, true)
+}
+
 // ErrKeysUnreachable means the JWKS could not be fetched (network, timeout, an error status): the
 // provider is down, not hostile, and the token is neither accepted nor refused.
 var ErrKeysUnreachable = errors.New("login: provider keys unreachable")
@@ -118,15 +134,21 @@ func (k *KeySet) match(kid string) []jose.JSONWebKey {
 	return out
 }
 
-// refresh fetches the set unless that was done less than KeyRefetchInterval ago. Concurrent callers
+// refresh fetches the set unless that was done less than KeyRefetchInterval ago (directRefetchInterval
+// for a token from the token endpoint). Concurrent callers
 // share one fetch; the fetch outlives a caller that gives up, bounded by the timeout. While the last
 // attempt's set did not arrive, refresh keeps answering that error until the next attempt is due: a kid
 // missing from a set that could not be fetched is unknown for want of the set, not refused.
 func (k *KeySet) refresh(ctx context.Context) error {
-	ch := k.fetches.DoChan("jwks", func() (any, error) {
+	interval, flight := KeyRefetchInterval, "jwks"
+	if ctx.Value(directKey{}) != nil {
+		// A flight of its own: joining a client-sent token's flight would share its "not due" answer.
+		interval, flight = directRefetchInterval, "jwks-direct"
+	}
+	ch := k.fetches.DoChan(flight, func() (any, error) {
 		k.mu.Lock()
 		now := k.now()
-		due := k.fetched.IsZero() || !now.Before(k.fetched.Add(KeyRefetchInterval))
+		due := k.fetched.IsZero() || !now.Before(k.fetched.Add(interval))
 		if due {
 			k.fetched = now
 		}

@@ -13,25 +13,20 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/login"
 )
 
 // clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+type clock = testkit.Clock
 
 // TestUnknownKidRefetchLimit: tokens with unknown kids, sent as ID tokens and as logout tokens at
 // once, make at most one JWKS fetch per KeyRefetchInterval for the whole Provider (review: 30 forged
-// logout tokens made 30 fetches); a real key rotation is picked up once the interval has passed.
+// logout tokens made 30 fetches); a real key rotation is picked up from the token endpoint's answer a
+// second after the last fetch.
 func TestUnknownKidRefetchLimit(t *testing.T) {
 	p := newProvider(t)
-	clk := &clock{t: now}
+	clk := testkit.NewClock(now)
 	lp := p.login(t, func(c *login.Config) { c.Now = clk.Now })
 	forger, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -84,8 +79,9 @@ func TestUnknownKidRefetchLimit(t *testing.T) {
 	forge(t, 30)
 	require.EqualValues(t, 2, p.keyFetches.Load())
 
-	// The provider rotates to a new key: a token signed with it is refused until the interval has
-	// passed, then the one fetch finds it.
+	// The provider rotates to a new key. A token with its kid straight from the token endpoint makes the
+	// set be fetched again once a second has passed since the last fetch, not a whole interval: only the
+	// provider puts a kid there. Client-sent tokens (logout tokens) keep the interval.
 	rotated, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	p.op.PublicKeys = append(p.op.PublicKeys, oidctest.PublicKey{PublicKey: rotated.Public(), KeyID: "k2", Algorithm: "RS256"})
@@ -93,23 +89,29 @@ func TestUnknownKidRefetchLimit(t *testing.T) {
 	withK2 := signRS(t, rotated, `{"alg":"RS256","kid":"k2"}`, fmt.Sprintf(idClaims, iat, iat+3600), false)
 	p.answer = func(*http.Request) (int, any) { return 200, tokenResponse(withK2) }
 	_, err = lp.Exchange(context.Background(), "code", "verifier", "n-123")
-	require.ErrorIs(t, err, login.ErrInvalidToken)
-	clk.Advance(login.KeyRefetchInterval - time.Second)
-	_, err = lp.Exchange(context.Background(), "code", "verifier", "n-123")
-	require.ErrorIs(t, err, login.ErrInvalidToken, "one second before the interval ends")
+	require.ErrorIs(t, err, login.ErrInvalidToken, "the same instant as the last fetch")
 	require.EqualValues(t, 2, p.keyFetches.Load())
 	clk.Advance(time.Second)
 	_, err = lp.Exchange(context.Background(), "code", "verifier", "n-123")
 	require.NoError(t, err)
-	require.EqualValues(t, 3, p.keyFetches.Load())
+	require.EqualValues(t, 3, p.keyFetches.Load(), "a second later: one fetch finds the new key")
+	_, err = lp.VerifyLogoutToken(context.Background(), signRS(t, forger, `{"alg":"RS256","kid":"forged-late"}`,
+		fmt.Sprintf(logoutClaims, clk.Now().Unix(), 99), false))
+	require.ErrorIs(t, err, login.ErrInvalidLogoutToken)
+	clk.Advance(time.Second)
+	_, err = lp.VerifyLogoutToken(context.Background(), signRS(t, forger, `{"alg":"RS256","kid":"forged-later"}`,
+		fmt.Sprintf(logoutClaims, clk.Now().Unix(), 98), false))
+	require.ErrorIs(t, err, login.ErrInvalidLogoutToken)
+	require.EqualValues(t, 3, p.keyFetches.Load(), "unknown kids in logout tokens: still one fetch per interval")
 }
 
 // TestKeysUnreachableUntilNextFetch: when the key set could not be fetched, a token is neither accepted
-// nor refused (not ErrInvalidToken) until the next fetch is due, even once the provider is back: its kid
-// is unknown for want of the set. The next due fetch finds the key.
+// nor refused (not ErrInvalidToken) until the next fetch is due (a second later for an ID token from the
+// token endpoint), even once the provider is back: its kid is unknown for want of the set. The next due
+// fetch finds the key.
 func TestKeysUnreachableUntilNextFetch(t *testing.T) {
 	p := newProvider(t)
-	clk := &clock{t: now}
+	clk := testkit.NewClock(now)
 	lp := p.login(t, func(c *login.Config) { c.Now = clk.Now })
 	p.hooks["/keys"] = func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }
 	p.answer = func(*http.Request) (int, any) { return 200, tokenResponse(p.idToken(p.key, nil)) }
@@ -118,12 +120,12 @@ func TestKeysUnreachableUntilNextFetch(t *testing.T) {
 	require.ErrorIs(t, err, login.ErrKeysUnreachable)
 	require.NotErrorIs(t, err, login.ErrInvalidToken)
 	delete(p.hooks, "/keys")
-	clk.Advance(login.KeyRefetchInterval - time.Second)
+	clk.Advance(time.Second - time.Millisecond)
 	_, err = lp.Exchange(context.Background(), "code", "verifier", "n-123")
 	require.ErrorIs(t, err, login.ErrKeysUnreachable, "the provider is back, but no fetch is due yet")
 	require.NotErrorIs(t, err, login.ErrInvalidToken)
 	require.EqualValues(t, 1, p.keyFetches.Load())
-	clk.Advance(time.Second)
+	clk.Advance(time.Millisecond)
 	_, err = lp.Exchange(context.Background(), "code", "verifier", "n-123")
 	require.NoError(t, err)
 	require.EqualValues(t, 2, p.keyFetches.Load())

@@ -334,16 +334,43 @@ func TestVerifyLogoutToken(t *testing.T) {
 		{"iat 60 s in the future (the allowed skew)", with(map[string]any{"iat": now.Add(time.Minute).Unix()}), false},
 		{"iat exactly the maximum age", with(map[string]any{"iat": now.Add(-login.LogoutTokenMaxAge).Unix()}), false},
 		{"iat 1 s over the maximum age", with(map[string]any{"iat": now.Add(-login.LogoutTokenMaxAge - time.Second).Unix()}), true},
+		{"exp this second", with(map[string]any{"exp": now.Unix()}), false},
+		{"exp 1 s ago", with(map[string]any{"exp": now.Add(-time.Second).Unix()}), true},
+		{"back-channel member not an object", with(map[string]any{"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": "yes"}}), true},
+		{"events not an object", with(map[string]any{"events": "http://schemas.openid.net/event/backchannel-logout"}), true},
+		{"empty jti", with(map[string]any{"jti": ""}), true},
+		{"empty sid, no sub", with(map[string]any{"sid": ""}), true},
+		{"another issuer", with(map[string]any{"iss": "https://evil.example"}), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := lp.VerifyLogoutToken(context.Background(), p.idToken(p.key, tt.claims))
 			if tt.wantErr {
 				require.ErrorIs(t, err, login.ErrInvalidLogoutToken)
+				require.Nil(t, c)
 				return
 			}
 			require.NoError(t, err)
 			require.Equal(t, "j1", c.JTI)
+			sub, _ := tt.claims["sub"].(string)
+			sid, _ := tt.claims["sid"].(string)
+			require.Equal(t, login.LogoutClaims{Subject: sub, SID: sid, JTI: "j1"}, *c)
 		})
 	}
+	t.Run("signed by another key", func(t *testing.T) {
+		other, err := rsa.GenerateKey(rand.Reader, 2048)
+		require.NoError(t, err)
+		c, err := lp.VerifyLogoutToken(context.Background(), p.idToken(other, with(nil)))
+		require.ErrorIs(t, err, login.ErrInvalidLogoutToken)
+		require.Nil(t, c)
+	})
+	t.Run("keys unreachable: neither accepted nor refused", func(t *testing.T) {
+		q := newProvider(t)
+		lq := q.login(t, nil)
+		q.hooks["/keys"] = func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }
+		c, err := lq.VerifyLogoutToken(context.Background(), q.idToken(q.key, with(nil)))
+		require.Error(t, err)
+		require.NotErrorIs(t, err, login.ErrInvalidLogoutToken)
+		require.Nil(t, c)
+	})
 }

@@ -17,6 +17,7 @@ import (
 // carry none); accessToken is the one that came with it, for at_hash. precheck and idTokenRules add
 // what go-oidc (signature, iss, aud, exp) leaves out; nonce and azp are checked here.
 func (p *Provider) verify(ctx context.Context, raw, nonce, accessToken string) (*Claims, error) {
+	ctx = fromTokenEndpoint(ctx) // only Exchange and Refresh call verify
 	if err := p.precheck(ctx, raw, idTokenTypes); err != nil {
 		if errors.Is(err, ErrKeysUnreachable) {
 			return nil, fmt.Errorf("verify id token: %w", err)

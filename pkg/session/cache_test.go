@@ -145,3 +145,51 @@ func TestCacheFailsClosedWhenRedisGoes(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Eventually(t, b.cacheLive, 10*time.Second, 10*time.Millisecond, "resubscribed after the outage")
 }
+
+// TestCacheMaxEntries: the cache never holds more than MaxEntries sessions, whatever the number of
+// sessions loaded; a full cache makes room by dropping one entry, and reloading a session it already
+// holds drops nothing. Sessions dropped from the cache still load (from the store).
+func TestCacheMaxEntries(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	store := &countingGets{Store: NewMemoryStore(clock)}
+	m := NewSessions(store)
+	m.EnableCache(CacheOptions{TTL: time.Minute, MaxEntries: 3, Now: clock})
+	size := func() int {
+		m.cache.mu.RLock()
+		defer m.cache.mu.RUnlock()
+		return len(m.cache.m)
+	}
+	var tks []Ticket
+	for i := range 10 {
+		tk := newTicket(t)
+		tks = append(tks, tk)
+		require.NoError(t, m.Save(t.Context(), tk, &Session{Subject: "u", AccessToken: "at", CreatedAt: now}, time.Hour))
+		_, err := m.Load(t.Context(), tk)
+		require.NoError(t, err)
+		require.Equal(t, min(i+1, 3), size(), "after %d loads", i+1)
+	}
+	// Full: putting a session that is already cached again keeps every other entry.
+	m.cache.mu.RLock()
+	held := make(map[[32]byte]bool)
+	for k := range m.cache.m {
+		held[k] = true
+	}
+	m.cache.mu.RUnlock()
+	for _, tk := range tks {
+		if h := tk.storeHash(); held[h] {
+			m.cache.put(h, &Session{Subject: "u", AccessToken: "at", CreatedAt: now}, m.cache.seq.Load())
+		}
+	}
+	m.cache.mu.RLock()
+	for k := range held {
+		_, ok := m.cache.m[k]
+		require.True(t, ok, "a re-put evicted another entry")
+	}
+	m.cache.mu.RUnlock()
+	for _, tk := range tks {
+		_, err := m.Load(t.Context(), tk)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 3, size())
+}

@@ -215,3 +215,69 @@ func TestCodecClaimsCompatible(t *testing.T) {
 		require.Equal(t, first, marshal(&Session{Subject: "s", Claims: claims}))
 	}
 }
+
+// TestNewTicketIsRandom: every ticket's id and key come from crypto/rand — never zero, never repeated —
+// since a predictable key would let whoever reads the store open the sessions.
+func TestNewTicketIsRandom(t *testing.T) {
+	var zero Ticket
+	seenID := map[[idLen]byte]bool{}
+	seenKey := map[[keyLen]byte]bool{}
+	for range 64 {
+		tk, err := NewTicket()
+		require.NoError(t, err)
+		require.NotEqual(t, zero.id, tk.id)
+		require.NotEqual(t, zero.key, tk.key)
+		require.NotEqual(t, tk.id[:], tk.key[:], "id and key are drawn apart")
+		require.False(t, seenID[tk.id], "id repeated")
+		require.False(t, seenKey[tk.key], "key repeated")
+		seenID[tk.id], seenKey[tk.key] = true, true
+	}
+}
+
+// FuzzParseTicket checks the session cookie's ticket parser: a value it accepts is the one and only
+// spelling of its ticket (String gives it back byte for byte), and a ticket's own value always parses.
+func FuzzParseTicket(f *testing.F) {
+	tk, err := NewTicket()
+	require.NoError(f, err)
+	for _, s := range []string{tk.String(), "", "x", strings.Repeat("A", ticketLen), strings.Repeat("A", ticketLen-1) + "B",
+		strings.Repeat("_", ticketLen), strings.Repeat("+", ticketLen), tk.String() + "=", " " + tk.String()[1:], tk.String()[:ticketLen-1] + "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		parsed, err := ParseTicket(v)
+		if err != nil {
+			require.ErrorIs(t, err, ErrInvalidTicket)
+			return
+		}
+		require.Equal(t, v, parsed.String(), "one spelling per ticket")
+		again, err := ParseTicket(parsed.String())
+		require.NoError(t, err)
+		require.Equal(t, parsed, again)
+	})
+}
+
+// FuzzOpenSealed checks what the store hands back: a record sealed under one ticket never opens under
+// another ticket or another store key, nor after any byte of it changed; and arbitrary bytes in the store
+// never open at all.
+func FuzzOpenSealed(f *testing.F) {
+	f.Add([]byte("garbage"), uint16(0))
+	f.Add(marshal(testSession()), uint16(7))
+	f.Fuzz(func(t *testing.T, stored []byte, flip uint16) {
+		a, b := newTicket(t), newTicket(t)
+		if _, err := open(a.key[:], a.storeKey(), stored, nil); err == nil {
+			t.Fatal("arbitrary bytes opened")
+		}
+		sealed, err := seal(a.key[:], a.storeKey(), stored)
+		require.NoError(t, err)
+		plain, err := open(a.key[:], a.storeKey(), sealed, nil)
+		require.NoError(t, err)
+		require.Equal(t, string(stored), string(plain))
+		_, err = open(b.key[:], b.storeKey(), sealed, nil)
+		require.Error(t, err, "opened with another ticket")
+		_, err = open(a.key[:], b.storeKey(), sealed, nil)
+		require.Error(t, err, "opened under another store key")
+		sealed[int(flip)%len(sealed)] ^= 0x20
+		_, err = open(a.key[:], a.storeKey(), sealed, nil)
+		require.Error(t, err, "opened after a byte changed")
+	})
+}

@@ -140,3 +140,9 @@ func (l *Lease) Release(ctx context.Context) error { return l.store.Release(ctx,
 func (m *Sessions) Once(ctx context.Context, kind, id string, ttl time.Duration) (bool, error) {
 	return m.store.Acquire(ctx, indexKey(oncePrefix+kind+":", id), "1", ttl)
 }
+
+// ForgetOnce undoes Once for id of kind, so that its next Once reports true again: for work that was
+// marked done but then failed, and that its sender will retry.
+func (m *Sessions) ForgetOnce(ctx context.Context, kind, id string) error {
+	return m.store.Release(ctx, indexKey(oncePrefix+kind+":", id), "1")
+}

@@ -2,35 +2,20 @@ package session_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/authbridge/authbridge/internal/testkit"
 	"github.com/authbridge/authbridge/pkg/session"
 	"github.com/authbridge/authbridge/pkg/session/sessiontest"
 )
 
 // clock is a fake time source that only moves when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = testkit.Clock
 
-func newClock() *clock { return &clock{now: time.Unix(1_700_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return testkit.NewClock(time.Unix(1_700_000_000, 0)) }
 
 func TestMemoryStore(t *testing.T) {
 	clk := newClock()

@@ -52,6 +52,7 @@ type metrics struct {
 	invalidKey  prometheus.Counter // one session dropped (changed here or announced by another replica)
 	invalidated prometheus.Counter // the whole cache emptied (the invalidation channel was lost)
 	evicted     prometheus.Counter // an entry made room for another (the cache is at its bound)
+	unreadable  prometheus.Counter // a record found under a ticket's key that did not open or decode
 }
 
 // EnableMetrics registers the session store and cache metrics with reg and starts recording them: the
@@ -79,9 +80,17 @@ func (m *Sessions) EnableMetrics(reg prometheus.Registerer) {
 		Name: "authbridge_session_cache_evictions_total",
 		Help: "Session cache entries evicted to keep the cache within session.cache_max_entries and session.cache_max_mib.",
 	})
-	reg.MustRegister(latency, errs, lookups, invalidations, evictions)
+	// A record that is found under a ticket's store key but does not open with its key or decode is
+	// corruption in the store, or a write from elsewhere: the session reads as absent (the browser logs
+	// in again), and this count shows that it happens. A forged cookie finds no record (the store key is
+	// a MAC of the id under the ticket's key), so it is not counted.
+	unreadable := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "authbridge_session_records_unreadable_total",
+		Help: "Session records found in the store that could not be opened or decoded (read as logged out).",
+	})
+	reg.MustRegister(latency, errs, lookups, invalidations, evictions, unreadable)
 	met := &metrics{invalidKey: invalidations.WithLabelValues("key"), invalidated: invalidations.WithLabelValues("all"),
-		evicted: evictions}
+		evicted: evictions, unreadable: unreadable}
 	for i, n := range opNames {
 		met.latency[i], met.errors[i] = latency.WithLabelValues(n), errs.WithLabelValues(n)
 	}
@@ -102,6 +111,12 @@ func (m *metrics) done(o op, start time.Time, err error) {
 	m.latency[o].Observe(time.Since(start).Seconds())
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		m.errors[o].Inc()
+	}
+}
+
+func (m *metrics) unreadableRecord() {
+	if m != nil {
+		m.unreadable.Inc()
 	}
 }
 

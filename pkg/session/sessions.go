@@ -66,11 +66,13 @@ func (m *Sessions) load(ctx context.Context, t Ticket, key string) (*Session, er
 	defer plainPool.Put(buf)
 	plain, err := open(t.key[:], key, sealed, (*buf)[:0])
 	if err != nil {
+		m.met.unreadableRecord()
 		return nil, ErrNotFound
 	}
 	*buf = plain[:0]           // keep a grown buffer for next time
 	s, err := unmarshal(plain) // copies what it keeps, so the buffer can be reused
 	if err != nil {
+		m.met.unreadableRecord()
 		return nil, ErrNotFound
 	}
 	s.sealed = sealed

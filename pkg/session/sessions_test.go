@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -63,6 +64,19 @@ func TestSessionsLoadNotFound(t *testing.T) {
 	ctx := t.Context()
 	store := NewMemoryStore(nil)
 	m := NewSessions(store)
+	reg := prometheus.NewRegistry()
+	m.EnableMetrics(reg)
+	unreadable := func() float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "authbridge_session_records_unreadable_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatal("no authbridge_session_records_unreadable_total")
+		return 0
+	}
 	tk := newTicket(t)
 	require.NoError(t, m.Save(ctx, tk, testSession(), time.Hour))
 
@@ -81,19 +95,22 @@ func TestSessionsLoadNotFound(t *testing.T) {
 	require.NoError(t, store.Put(ctx, short.storeKey(), []byte{1, 2, 3}, time.Hour))
 
 	tests := []struct {
-		name string
-		tk   Ticket
+		name       string
+		tk         Ticket
+		unreadable bool // a record is there, but it does not open: counted in the metric
 	}{
-		{"never saved", newTicket(t)},
-		{"same id, other key", otherKey},
-		{"record moved to another key", moved},
-		{"tampered ciphertext", tampered},
-		{"shorter than a nonce", short},
+		{"never saved", newTicket(t), false},
+		{"same id, other key", otherKey, false},
+		{"record moved to another key", moved, true},
+		{"tampered ciphertext", tampered, true},
+		{"shorter than a nonce", short, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			before := unreadable()
 			_, err := m.Load(ctx, tt.tk)
 			require.ErrorIs(t, err, ErrNotFound)
+			require.Equal(t, tt.unreadable, unreadable() == before+1, "counted as unreadable")
 		})
 	}
 }
