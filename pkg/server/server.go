@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/authbridge/authbridge/pkg/authz"
 	"github.com/authbridge/authbridge/pkg/extauthz"
@@ -53,12 +54,63 @@ type Options struct {
 	Fronts forwardauth.Options
 	// AdminToken turns on the session admin API on the admin listener; empty leaves it off.
 	AdminToken string
-	Listeners  Listeners
+	// GRPC bounds the gRPC listener's connections; zero fields take the defaults.
+	GRPC      GRPCLimits
+	Listeners Listeners
 	// Registry receives every metric and is served at /metrics; nil is NewRegistry().
 	Registry *prometheus.Registry
 	// Version labels authbridge_build_info (with the VCS revision and Go version the binary carries).
 	Version string
 	Logger  *slog.Logger // nil discards
+}
+
+// GRPCLimits bound what the gRPC listener's connections may hold. Envoy multiplexes its checks as
+// streams over a few long-lived connections; a fleet of Envoys opens many. The defaults suit both.
+type GRPCLimits struct {
+	// MaxStreams bounds the streams open at once on one connection (each runs a goroutine), so that one
+	// client cannot make the server run goroutines without bound. A client at the bound waits (grpc-go)
+	// or opens another connection (Envoy); a stream beyond it is refused. Default 1024.
+	MaxStreams uint32
+	// IdleTimeout closes, with a GOAWAY, a connection that has had no stream for this long, as the
+	// HTTP servers' IdleTimeout does, so that connections of gateways gone away do not pile up.
+	// Default 2 minutes.
+	IdleTimeout time.Duration
+	// PingMinInterval is how often a client may send keep-alive pings, with or without a stream open;
+	// a client that pings more often is sent a GOAWAY (too_many_pings). grpc-go's own default (5
+	// minutes, and no ping without a stream) would cut off an Envoy with a connection_keepalive
+	// interval below 5 minutes. Default 10 seconds, the shortest interval grpc-go clients may set.
+	PingMinInterval time.Duration
+}
+
+func (l *GRPCLimits) fill() {
+	if l.MaxStreams == 0 {
+		l.MaxStreams = 1024
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = 2 * time.Minute
+	}
+	if l.PingMinInterval == 0 {
+		l.PingMinInterval = 10 * time.Second
+	}
+}
+
+// grpcReadBuffer is each gRPC connection's read buffer, held for the connection's life. A check is a
+// KiB or two, so 8 KiB still takes several in one read, where grpc-go's default 32 KiB held 32 MiB
+// for 1,024 connections.
+const grpcReadBuffer = 8 << 10
+
+// serverOptions are the gRPC server's connection settings.
+func (l GRPCLimits) serverOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(1 << 20),
+		grpc.ReadBufferSize(grpcReadBuffer),
+		// The write buffer goes back to a pool after each flush instead of staying with its connection
+		// (another 32 KiB each): most connections are idle between checks most of the time.
+		grpc.SharedWriteBuffer(true),
+		grpc.MaxConcurrentStreams(l.MaxStreams),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: l.IdleTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: l.PingMinInterval, PermitWithoutStream: true}),
+	}
 }
 
 // Listeners are the four listeners, opened by the caller (all required). Run closes them; if New fails
@@ -96,6 +148,7 @@ func New(ctx context.Context, o Options) (_ *Server, err error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.GRPC.fill()
 	flush, err := setupTracing(ctx, &o) // first: discovery at start-up is traced too
 	if err != nil {
 		return nil, err
@@ -137,8 +190,8 @@ func New(ctx context.Context, o Options) (_ *Server, err error) {
 	// A panic in any request path is answered fail-closed (503, in band for Check), logged and counted.
 	rec := recovery.New(o.Registry, o.Logger)
 	healthSrv := health.NewServer()
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(1<<20),
-		grpc.ChainUnaryInterceptor(rec.Unary("grpc", extauthz.Fallback)), grpc.ChainStreamInterceptor(rec.Stream("grpc")))
+	s.grpc = grpc.NewServer(append(o.GRPC.serverOptions(),
+		grpc.ChainUnaryInterceptor(rec.Unary("grpc", extauthz.Fallback)), grpc.ChainStreamInterceptor(rec.Stream("grpc")))...)
 	authv3.RegisterAuthorizationServer(s.grpc, extauthz.New(engine, o.Logger))
 	healthpb.RegisterHealthServer(s.grpc, healthSrv)
 	// Readiness (/readyz and gRPC health alike) follows the session store; the provider is only reported.
