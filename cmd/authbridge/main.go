@@ -61,7 +61,8 @@ func main() {
 //
 // The limit follows the live memory (followLiveHeap): a fixed 24 MiB one was below what 1,024 gateway
 // connections hold alive (their goroutines and buffers, about 60 MiB), and the collector then ran all
-// the time, which took half the CPU, put p99 at 7× the no-op server's and timed out Redis reads (503).
+// the time, which took half the CPU, put p99 at 7× the no-op server's and timed out Redis reads (503). Above
+// the floor it leaves the heap room to grow to three times what is alive.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
@@ -75,17 +76,23 @@ func tuneGC() {
 // gcLimitFloor is the soft memory limit while little memory is alive.
 const gcLimitFloor = 24 << 20
 
-// memoryLimit is the soft limit for live bytes of heap and goroutine stacks: the floor, or twice what
-// is alive (the headroom of GOGC=100) once that is more. It never falls below what is alive, where the
-// collector would run without pause and still not get under it.
-func memoryLimit(live uint64) int64 {
-	return int64(max(gcLimitFloor, 2*live))
+// memoryLimit is the soft limit for a process with live bytes of live heap and other bytes of memory
+// outside the heap (goroutine stacks, the runtime's own): the floor, or room for the heap to grow to
+// three times what is alive (as GOGC=200 would) once that is more. Far above what is alive, so that the
+// collector never runs without pause trying to get under it.
+func memoryLimit(live, other uint64) int64 {
+	return int64(max(gcLimitFloor, 3*live+other))
 }
 
-// followLiveHeap sets the soft memory limit from the live heap and stacks every interval, until ctx is
-// done.
+// Memory classes read for the limit; other is what the runtime holds outside the heap's objects.
+var gcSamples = []metrics.Sample{
+	{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"},
+	{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"},
+}
+
+// followLiveHeap sets the soft memory limit from the live heap and the memory outside it every
+// interval, until ctx is done.
 func followLiveHeap(ctx context.Context, interval time.Duration) {
-	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -94,14 +101,15 @@ func followLiveHeap(ctx context.Context, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
-		metrics.Read(samples)
-		var live uint64
-		for _, s := range samples {
+		metrics.Read(gcSamples)
+		v := make([]uint64, len(gcSamples))
+		for i, s := range gcSamples {
 			if s.Value.Kind() == metrics.KindUint64 {
-				live += s.Value.Uint64()
+				v[i] = s.Value.Uint64()
 			}
 		}
-		debug.SetMemoryLimit(memoryLimit(live))
+		live, total, outside := v[0], v[1], v[2]+v[3]+v[4]+v[5]
+		debug.SetMemoryLimit(memoryLimit(live, total-min(total, outside)))
 	}
 }
 
