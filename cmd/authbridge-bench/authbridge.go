@@ -67,7 +67,7 @@ func (s *system) startLocal(ctx context.Context, o *options, dir string, log io.
 			cookies = append(cookies, seeded...)
 		}
 		s.instances = append(s.instances, instance{label: v.label, httpURL: ab.forwardAuthURL, grpcAddr: ab.grpcAddr,
-			pid: ab.proc.pid(), cookies: cookies})
+			pid: ab.proc.pid(), cookies: cookies, adminURL: ab.adminURL})
 	}
 	s.redis = s.refRedis
 	return nil

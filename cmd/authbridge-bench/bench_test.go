@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +83,47 @@ func row(t *testing.T, out, name string) []string {
 	return nil
 }
 
+// checkConnRows checks the --connections 2,4 table (with --grpc-conns 1): at each concurrency, each
+// server over each connection shape, with load, no errors, and for authbridge its p99 against the
+// no-op's and its goroutines per connection.
+func checkConnRows(t *testing.T, out string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for line := range strings.Lines(out) {
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(cells) != 14 {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if _, err := strconv.Atoi(cells[0]); err != nil {
+			continue // the header and the rule
+		}
+		name := strings.Join(cells[:4], " / ")
+		seen[name] = true
+		require.Positive(t, number(t, cells[4]), "%s req/s", name)
+		require.Equal(t, "0", cells[9], "%s errors", name)
+		if strings.HasPrefix(cells[3], "authbridge") {
+			require.True(t, strings.HasSuffix(cells[8], "×"), "%s p99 ÷ no-op %q", name, cells[8])
+			require.NotEqual(t, "n/a", cells[13], "%s goroutines/conn", name)
+		}
+	}
+	var want []string
+	for _, c := range []string{"2", "4"} {
+		for _, shape := range []string{"HTTP, 1 conn/worker / " + c, "gRPC, shared conns / 1", "gRPC, 1 conn/worker / " + c} {
+			servers := []string{rowCheck, rowExtAuthz}
+			if strings.HasPrefix(shape, "HTTP") {
+				servers = []string{rowAuth, rowHTTPNoop}
+			}
+			for _, s := range servers {
+				want = append(want, c+" / "+shape+" / "+s)
+			}
+		}
+	}
+	require.ElementsMatch(t, want, slices.Collect(maps.Keys(seen)))
+}
+
 func number(t *testing.T, cell string) float64 {
 	t.Helper()
 	v, err := strconv.ParseFloat(strings.Fields(cell)[0], 64)
@@ -117,6 +160,8 @@ func TestEndToEnd(t *testing.T) {
 		args     []string
 		wantRows []string // rows of the results table with req/s > 0 and no errors
 		wantText []string
+		wantNot  []string
+		check    func(t *testing.T, out string)
 	}{
 		{
 			name: "compare",
@@ -143,6 +188,14 @@ func TestEndToEnd(t *testing.T) {
 				"end 20 sessions of one user by subject", "end 20 sessions of one user by sid"},
 		},
 		{
+			// Every row's connections are opened for its slice and closed after; any failed check is reported.
+			name:     "many connections",
+			args:     []string{"--connections", "4,2", "--duration", "600ms", "--rounds", "2", "--http-client", "raw"},
+			wantText: []string{"concurrencies 2,4", "authbridge at rest"},
+			wantNot:  []string{"errors, the first"},
+			check:    checkConnRows,
+		},
+		{
 			name:     "soak with the raw HTTP client",
 			args:     []string{"--soak", "1s", "--soak-interval", "300ms", "--http-client", "raw"},
 			wantText: []string{"| t ", "RSS: first sample", "whole soak:", " 0 errors"},
@@ -163,6 +216,12 @@ func TestEndToEnd(t *testing.T) {
 			}
 			for _, s := range tt.wantText {
 				require.Contains(t, out, s)
+			}
+			for _, s := range tt.wantNot {
+				require.NotContains(t, out, s)
+			}
+			if tt.check != nil {
+				tt.check(t, out)
 			}
 			require.Empty(t, children(t), "every child process is stopped")
 		})
@@ -283,6 +342,7 @@ func TestFlags(t *testing.T) {
 		{name: "unknown flag", args: []string{"--nope"}, wantCode: 2, wantErr: "flag provided but not defined"},
 		{name: "zero concurrency", args: []string{"--concurrency", "0"}, wantCode: 2, wantErr: "at least 1"},
 		{name: "target without cookie", args: []string{"--target-http", "http://127.0.0.1:1"}, wantCode: 2, wantErr: "--cookie"},
+		{name: "bad concurrency list", args: []string{"--connections", "16,x"}, wantCode: 2, wantErr: `"x" is not a positive integer`},
 		{name: "bad env hides value", args: []string{"--env", "OTHER=s3cret"}, wantCode: 2, wantErr: `key "OTHER"`},
 	}
 	for _, tt := range tests {

@@ -202,9 +202,15 @@ func sampleRSS(pid int, interval time.Duration) func() uint64 {
 	if pid <= 0 {
 		return func() uint64 { return 0 }
 	}
+	return samplePeak(interval, func() (uint64, error) { return rssBytes(pid) })
+}
+
+// samplePeak calls read every interval until the returned function is called, which returns the
+// largest value read (0 if every read failed).
+func samplePeak(interval time.Duration, read func() (uint64, error)) func() uint64 {
 	var peak uint64
 	sample := func() {
-		if v, err := rssBytes(pid); err == nil {
+		if v, err := read(); err == nil {
 			peak = max(peak, v)
 		}
 	}

@@ -25,6 +25,11 @@ Usage:
   authbridge-bench --compare [flags]        also measure a second authbridge with the session cache off
                                             and the no-op reference servers, and print the ratios the
                                             performance targets are stated in
+  authbridge-bench --connections 16,256,1024 [flags]
+                                            both fronts and the no-op reference servers at each concurrency,
+                                            HTTP over one connection per worker, gRPC over --grpc-conns
+                                            shared connections and over one per worker: p99 against the
+                                            no-op's, and authbridge's goroutines and RSS per connection
   authbridge-bench --soak 10m [flags]       sustained load on both fronts; RSS every --soak-interval
   authbridge-bench --redis-sessions 1000000 [flags]
                                             Redis alone: memory per session, and the time to end all
@@ -76,6 +81,8 @@ type options struct {
 	compare      bool
 	soak         time.Duration
 	soakInterval time.Duration
+	// connections are the concurrencies --connections measures; empty: not that mode.
+	connections []int
 	// redisSessions and userSessions shape --redis-sessions, which measures Redis alone.
 	redisSessions, userSessions int
 }
@@ -103,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case o.redisSessions > 0:
 		err = runRedisSessions(ctx, o, stdout, stderr)
+	case len(o.connections) > 0:
+		err = runConnections(ctx, o, stdout, stderr)
 	case o.soak > 0:
 		err = runSoak(ctx, o, stdout, stderr)
 	default:
@@ -128,6 +137,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		"HTTP loader: transport (net/http, one keep-alive Transport) or raw (pre-serialized HTTP/1.1, lighter, like wrk)")
 	fs.IntVar(&o.load.grpcConns, "grpc-conns", 2, "gRPC connections the Check load is spread over")
 	fs.BoolVar(&o.compare, "compare", false, "also run authbridge with the session cache off and the reference servers, and print the ratios")
+	fs.Func("connections", "instead of one concurrency, measure each of these (e.g. 16,256,1024) against the no-op servers",
+		func(v string) (err error) { o.connections, err = parseInts(v); return err })
 	fs.DurationVar(&o.soak, "soak", 0, "instead of a measurement, load both fronts for this long and sample RSS")
 	fs.DurationVar(&o.soakInterval, "soak-interval", 10*time.Second, "RSS sampling interval of --soak")
 	fs.IntVar(&o.setup.sessions, "sessions", 64, "sessions to log in and spread the load over")

@@ -34,6 +34,7 @@ type instance struct {
 	grpcAddr string   // gRPC host:port; empty when not measured
 	pid      int      // 0 if unknown
 	cookies  []string // Cookie header values, one per session
+	adminURL string   // admin listener (go_goroutines at /metrics); empty when unknown
 }
 
 // labelNoCache marks the rows of the instance that --compare runs with the session cache off, so that
@@ -97,7 +98,7 @@ func prepare(ctx context.Context, o *options, log io.Writer) (_ *system, err err
 			sys.redis = &redisProbe{pid: o.target.redisPID}
 		}
 	}
-	if o.compare {
+	if o.compare || len(o.connections) > 0 {
 		if err := sys.startRefs(); err != nil {
 			return nil, err
 		}
