@@ -157,3 +157,30 @@ basic_auth_password = "` + s + `4"
 		require.NotContains(t, n.String(), s)
 	}
 }
+
+// TestRedisURLPasswordNeverWritten: a Redis URL whose password holds a character that ends the user info
+// ('/', '?', '#': a password oauth2-proxy's users wrote unencoded) parses with the password's tail in the
+// path, query or fragment; none of it may reach the output or the notes. Each row is such a URL.
+func TestRedisURLPasswordNeverWritten(t *testing.T) {
+	const s = "Sup3r-S3cret-Value"
+	for _, raw := range []string{
+		"redis://user:123/" + s + "@redis:6379/0",
+		"redis://:123/" + s + "@redis:6379",
+		"redis://user:123?" + s + "=1@redis:6379",
+		"redis://user:123#" + s + "@redis:6379",
+		"rediss://123/" + s + "@redis",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			res, err := oauth2proxy.Convert(oauth2proxy.Input{ConfigFile: []byte(base + `email_domains = ["example.com"]
+session_store_type = "redis"
+redis_connection_url = "` + raw + `"
+`)})
+			require.ErrorIs(t, err, oauth2proxy.ErrRefused, "the URL cannot be carried over safely")
+			require.NotContains(t, err.Error(), s)
+			require.NotContains(t, string(res.YAML), s)
+			for _, n := range res.Notes {
+				require.NotContains(t, n.String(), s)
+			}
+		})
+	}
+}
