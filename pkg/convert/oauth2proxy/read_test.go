@@ -184,3 +184,34 @@ redis_connection_url = "` + raw + `"
 		})
 	}
 }
+
+// TestInputErrorsHoldNoSecret: a config file or alpha config that does not parse is refused with an
+// error naming where, never quoting what is there (the broken line may be a client or cookie secret,
+// which TOML and YAML parsers quote in part). Each row is a malformed input around a secret.
+func TestInputErrorsHoldNoSecret(t *testing.T) {
+	const s = "Sup3rSecretValue"
+	tests := []struct {
+		name  string
+		in    oauth2proxy.Input
+		where string // the error names it
+	}{
+		{"unquoted TOML value", oauth2proxy.Input{ConfigFile: []byte("client_id = \"app\"\nclient_secret = " + s + "\n")}, "line 2"},
+		{"TOML value with a space", oauth2proxy.Input{ConfigFile: []byte("cookie_secret = " + s + " x\n")}, "line 1"},
+		{"TOML value starting with digits", oauth2proxy.Input{ConfigFile: []byte("client_secret = 12" + s + "\n")}, "line 1"},
+		{"TOML bad escape", oauth2proxy.Input{ConfigFile: []byte("client_secret = \"" + s + "\\q\"\n")}, "line 1"},
+		{"alpha secret of the wrong type", oauth2proxy.Input{AlphaConfig: []byte("providers:\n- clientID: app\n  clientSecret: [" + s + "]\n")}, "alpha config"},
+		{"alpha list where a map goes", oauth2proxy.Input{AlphaConfig: []byte("providers: " + s + "\n")}, "alpha config"},
+		{"alpha bad indentation", oauth2proxy.Input{AlphaConfig: []byte("providers:\n- clientSecret: " + s + "\n clientID: x\n")}, "alpha config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := oauth2proxy.Convert(tt.in)
+			require.ErrorIs(t, err, oauth2proxy.ErrInput)
+			require.ErrorContains(t, err, tt.where)
+			for i := 3; i <= len(s); i++ {
+				require.NotContains(t, err.Error(), s[:i], "the error quotes the secret")
+			}
+			require.NotContains(t, err.Error(), "'S'", "the error quotes the secret's first character")
+		})
+	}
+}
