@@ -215,3 +215,35 @@ func TestInputErrorsHoldNoSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisNodeURLPasswordNeverWritten: the Sentinel and Cluster node URLs are written as host:port;
+// one that does not parse as a URL, or whose password ended the user info early, must not be written
+// as it is. Each row is such a URL, as a Sentinel and as a Cluster node.
+func TestRedisNodeURLPasswordNeverWritten(t *testing.T) {
+	const s = "Sup3r-S3cret-Value"
+	for _, raw := range []string{
+		"redis://user:" + s + "%zz@s1:26379",
+		"user:" + s + "@s1:26379",
+		"redis://user:123/" + s + "@s1:26379",
+		"redis://user:123#" + s + "@s1:26379",
+		":" + s + "@s1:26379",
+	} {
+		for _, mode := range []string{
+			"redis_use_sentinel = true\nredis_sentinel_master_name = \"m\"\nredis_sentinel_connection_urls = [\"redis://s0:26379\", \"" + raw + "\"]\n",
+			"redis_use_cluster = true\nredis_cluster_connection_urls = [\"redis://n0:6379\", \"" + raw + "\"]\n",
+		} {
+			t.Run(raw, func(t *testing.T) {
+				res, err := oauth2proxy.Convert(oauth2proxy.Input{ConfigFile: []byte(base + `email_domains = ["example.com"]
+session_store_type = "redis"
+` + mode)})
+				require.ErrorIs(t, err, oauth2proxy.ErrRefused, "the entry cannot be carried over safely")
+				require.NotContains(t, err.Error(), s)
+				require.NotContains(t, string(res.YAML), s)
+				require.NotContains(t, string(res.YAML), "123", "no part of the password")
+				for _, n := range res.Notes {
+					require.NotContains(t, n.String(), s)
+				}
+			})
+		}
+	}
+}
