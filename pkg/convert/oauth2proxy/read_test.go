@@ -160,9 +160,19 @@ basic_auth_password = "` + s + `4"
 
 // TestRedisURLPasswordNeverWritten: a Redis URL whose password holds a character that ends the user info
 // ('/', '?', '#': a password oauth2-proxy's users wrote unencoded) parses with the password's tail in the
-// path, query or fragment; none of it may reach the output or the notes. Each row is such a URL.
+// path, query or fragment, and one that does not parse is no URL at all; either is refused, and none of
+// the password may reach the output, the notes or the error. Each URL is tried as redis_connection_url
+// and, where it names a node, as a Sentinel and as a Cluster node (written as host:port).
 func TestRedisURLPasswordNeverWritten(t *testing.T) {
 	const s = "Sup3r-S3cret-Value"
+	asURL := func(raw string) string { return "redis_connection_url = \"" + raw + "\"\n" }
+	asSentinel := func(raw string) string {
+		return "redis_use_sentinel = true\nredis_sentinel_master_name = \"m\"\nredis_sentinel_connection_urls = [\"redis://s0:26379\", \"" + raw + "\"]\n"
+	}
+	asCluster := func(raw string) string {
+		return "redis_use_cluster = true\nredis_cluster_connection_urls = [\"redis://n0:6379\", \"" + raw + "\"]\n"
+	}
+	var rows []string
 	for _, raw := range []string{
 		"redis://user:123/" + s + "@redis:6379/0",
 		"redis://:123/" + s + "@redis:6379",
@@ -170,14 +180,26 @@ func TestRedisURLPasswordNeverWritten(t *testing.T) {
 		"redis://user:123#" + s + "@redis:6379",
 		"rediss://123/" + s + "@redis",
 	} {
-		t.Run(raw, func(t *testing.T) {
+		rows = append(rows, asURL(raw))
+	}
+	for _, raw := range []string{
+		"redis://user:" + s + "%zz@s1:26379",
+		"user:" + s + "@s1:26379",
+		"redis://user:123/" + s + "@s1:26379",
+		"redis://user:123#" + s + "@s1:26379",
+		":" + s + "@s1:26379",
+	} {
+		rows = append(rows, asSentinel(raw), asCluster(raw))
+	}
+	for _, row := range rows {
+		t.Run(row, func(t *testing.T) {
 			res, err := oauth2proxy.Convert(oauth2proxy.Input{ConfigFile: []byte(base + `email_domains = ["example.com"]
 session_store_type = "redis"
-redis_connection_url = "` + raw + `"
-`)})
+` + row)})
 			require.ErrorIs(t, err, oauth2proxy.ErrRefused, "the URL cannot be carried over safely")
 			require.NotContains(t, err.Error(), s)
 			require.NotContains(t, string(res.YAML), s)
+			require.NotContains(t, string(res.YAML), "123", "no part of the password")
 			for _, n := range res.Notes {
 				require.NotContains(t, n.String(), s)
 			}
@@ -213,37 +235,5 @@ func TestInputErrorsHoldNoSecret(t *testing.T) {
 			}
 			require.NotContains(t, err.Error(), "'S'", "the error quotes the secret's first character")
 		})
-	}
-}
-
-// TestRedisNodeURLPasswordNeverWritten: the Sentinel and Cluster node URLs are written as host:port;
-// one that does not parse as a URL, or whose password ended the user info early, must not be written
-// as it is. Each row is such a URL, as a Sentinel and as a Cluster node.
-func TestRedisNodeURLPasswordNeverWritten(t *testing.T) {
-	const s = "Sup3r-S3cret-Value"
-	for _, raw := range []string{
-		"redis://user:" + s + "%zz@s1:26379",
-		"user:" + s + "@s1:26379",
-		"redis://user:123/" + s + "@s1:26379",
-		"redis://user:123#" + s + "@s1:26379",
-		":" + s + "@s1:26379",
-	} {
-		for _, mode := range []string{
-			"redis_use_sentinel = true\nredis_sentinel_master_name = \"m\"\nredis_sentinel_connection_urls = [\"redis://s0:26379\", \"" + raw + "\"]\n",
-			"redis_use_cluster = true\nredis_cluster_connection_urls = [\"redis://n0:6379\", \"" + raw + "\"]\n",
-		} {
-			t.Run(raw, func(t *testing.T) {
-				res, err := oauth2proxy.Convert(oauth2proxy.Input{ConfigFile: []byte(base + `email_domains = ["example.com"]
-session_store_type = "redis"
-` + mode)})
-				require.ErrorIs(t, err, oauth2proxy.ErrRefused, "the entry cannot be carried over safely")
-				require.NotContains(t, err.Error(), s)
-				require.NotContains(t, string(res.YAML), s)
-				require.NotContains(t, string(res.YAML), "123", "no part of the password")
-				for _, n := range res.Notes {
-					require.NotContains(t, n.String(), s)
-				}
-			})
-		}
 	}
 }
