@@ -250,7 +250,9 @@ func TestLoadNamesFileLineColumn(t *testing.T) {
 		{"yaml_secret_in_broken_line.yaml", "3:18", "yaml syntax: mapping value is not allowed in this context"},
 		{"yaml_secret_in_broken_flow.yaml", "2:18", "yaml syntax: sequence end token ']' not found"},
 		// yaml.v3 says what but not where, and goccy/go-yaml finds nothing wrong: the file, then the problem.
-		{"yaml_unknown_anchor.yaml", "", "yaml syntax: unknown anchor 'y' referenced"},
+		{"yaml_unknown_anchor.yaml", "", "yaml syntax: unknown anchor '…' referenced (a value that starts with '*' or '&' must be quoted)"},
+		// An unquoted secret that starts with '*' reads as an alias: the message must not quote it.
+		{"yaml_secret_as_alias.yaml", "", "unknown anchor '…' referenced"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
