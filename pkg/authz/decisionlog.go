@@ -102,13 +102,10 @@ func (e *Engine) logDecision(ctx context.Context, r *Request, d *Decision, err e
 		slog.String("trace_id", traceID(ctx, r)),
 		slog.String("front", r.Front),
 		slog.String("method", r.Method),
-		slog.String("host", r.Host),
-		slog.String("path", pathOf(r.URI)),
+		slog.String("host", clip(r.Host, maxLoggedHost)),
+		slog.String("path", clip(pathOf(r.URI), maxLoggedPath)),
 	)
-	route := r.Route // the gateway's word, bounded: it may name a route the policy lacks
-	if len(route) > maxLoggedRoute {
-		route = route[:maxLoggedRoute]
-	}
+	route := clip(r.Route, maxLoggedRoute) // the gateway's word: it may name a route the policy lacks
 	if err != nil {
 		attrs = append(attrs, slog.String("outcome", "error"), slog.Int("status", 503), slog.String("reason", "cannot decide"),
 			slog.String("route", route), slog.String("err", err.Error()))
@@ -121,4 +118,19 @@ func (e *Engine) logDecision(ctx context.Context, r *Request, d *Decision, err e
 	}
 	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	e.log.LogAttrs(ctx, level, "decision", attrs...)
+}
+
+// Bounds on the client's words in a decision line: a request may carry a path of tens of KiB (the
+// listeners allow 64 KiB of headers), and a log line per refusal must not grow with it.
+const (
+	maxLoggedHost = 256
+	maxLoggedPath = 1024
+)
+
+// clip cuts s to at most n bytes, marking the cut with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

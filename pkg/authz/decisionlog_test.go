@@ -167,3 +167,23 @@ func TestRequestID(t *testing.T) {
 		})
 	}
 }
+
+// TestDecisionLogBoundsClientWords: the path and the gateway's route name are the client's (or the
+// gateway's) words; a decision line carries at most a bounded prefix of each, so a 16 KiB path does not
+// make a 16 KiB log line per refusal.
+func TestDecisionLogBoundsClientWords(t *testing.T) {
+	var buf bytes.Buffer
+	env := enginetest.New(t, enginetest.Options{Engine: authz.Options{
+		Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}})
+	long := "/" + strings.Repeat("a", 16<<10)
+	r := enginetest.Navigate(long, "")
+	r.Route = strings.Repeat("r", 500)
+	_, _ = env.Engine.Decide(context.Background(), r)
+	lines := decisionLines(t, &buf)
+	require.Len(t, lines, 1)
+	path, route := lines[0]["path"].(string), lines[0]["route"].(string)
+	require.Equal(t, long[:1024]+"…", path)
+	require.Equal(t, strings.Repeat("r", 64)+"…", route)
+	require.Less(t, buf.Len(), 2<<10, "the whole line stays small")
+}

@@ -79,8 +79,9 @@ func (e *Engine) refresh(ctx context.Context, r *Request, t session.Ticket, s *s
 		}
 		d, err := e.unauthenticated(r, "refresh refused by provider")
 		return nil, d, err
-	case now.Before(s.Expiry):
-		// The provider (or the other replica) is slow or down, but the token still works: use it.
+	case e.now().Before(s.Expiry):
+		// The provider (or the other replica) is slow or down, but the token still works: use it. Now, not
+		// when the request came: the refresh may have waited for the provider, another replica or its turn.
 		e.log.Warn("refresh not done, using current token", "session", t.LogID(), "err", err)
 		return s, nil, nil
 	}

@@ -305,3 +305,41 @@ func TestRefreshRate(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond, "it waited for the next second")
 	require.Equal(t, 4, calls())
 }
+
+// TestRefreshFailedNeverForwardsExpiredToken: a refresh that fails (provider down) falls back to the
+// current token only while it still works when the refresh ends, not when the request came in: a slow
+// provider, a wait for another replica or for the refresh rate must not let an expired token through.
+func TestRefreshFailedNeverForwardsExpiredToken(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration // of the clock while the refresh runs, from 30 s before expiry
+		allowed bool
+	}{
+		{"token still works after the refresh", 10 * time.Second, true},
+		{"token expired during the refresh", time.Minute, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := enginetest.New(t, enginetest.Options{TokenTTL: 10 * time.Minute})
+			cookie, _ := env.Login(t, "/")
+			old := allow(t, env, cookie)
+			env.Clock.Advance(9*time.Minute + 30*time.Second) // due, not expired
+			env.IDP.SetTokenDown(true)
+			env.IDP.SetTokenDelay(300 * time.Millisecond)
+			go func() {
+				time.Sleep(100 * time.Millisecond) // the refresh is under way
+				env.Clock.Advance(tc.advance)
+			}()
+			d, err := env.Engine.Decide(ctx, enginetest.Navigate("/", cookie))
+			if tc.allowed {
+				require.NoError(t, err)
+				require.Equal(t, authz.Allow, d.Outcome)
+				require.Equal(t, old, d.Upstream.Get("Authorization"))
+				return
+			}
+			require.Error(t, err, "fail closed (503)")
+			if d != nil {
+				require.NotEqual(t, authz.Allow, d.Outcome, "an expired token is never forwarded")
+			}
+		})
+	}
+}

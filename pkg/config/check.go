@@ -61,6 +61,14 @@ func checkRedisURL(s string) string {
 	if err != nil {
 		return "does not parse as a URL" // err may quote the whole URL, password included
 	}
+	if u.User == nil && strings.Contains(s, "@") {
+		// An unencoded '/', '?' or '#' in the password moved the '@' out of the user info: parts of the
+		// password now sit in the host, path or query, where Redacted would show them.
+		return "has '@' outside the user info (percent-encode special characters in the password)"
+	}
+	if u.Query().Has("skip_verify") {
+		return "option skip_verify is not supported: certificates are always verified (trust a private CA with session.redis.tls.ca_file)"
+	}
 	shown := strconv.Quote(u.Redacted())
 	switch {
 	case u.Scheme != "redis" && u.Scheme != "rediss":

@@ -46,6 +46,10 @@ func TestLoadInvalidFiles(t *testing.T) {
 		{"redis_without_url.yaml", ErrMissing, "session.redis.url"},
 		{"redis_url_and_addrs.yaml", ErrInvalidValue, "session.redis.url"},
 		{"bad_redis_url.yaml", ErrInvalidValue, "session.redis.url"},
+		// An unencoded '/' in the password moves the '@' out of the user info; the message must not show
+		// the password's pieces (Redacted would show them: they sit in the path).
+		{"redis_url_password_slash.yaml", ErrInvalidValue, "session.redis.url: has '@' outside the user info"},
+		{"redis_url_skip_verify.yaml", ErrInvalidValue, "session.redis.url: option skip_verify is not supported"},
 		{"bad_redis_addr.yaml", ErrInvalidValue, "session.redis.addrs"},
 		{"master_name_without_addrs.yaml", ErrInvalidValue, "session.redis.master_name"},
 		{"zero_redis_timeout.yaml", ErrInvalidValue, "session.redis.timeout: 0s must be positive"},
@@ -81,6 +85,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 			require.ErrorIs(t, err, tt.wantErr)
 			require.Contains(t, err.Error(), tt.wantMsg)
 			require.NotContains(t, err.Error(), marker)
+			require.NotContains(t, err.Error(), "SECRET-MARKER", "no piece of a secret either")
 		})
 	}
 }
@@ -250,7 +255,9 @@ func TestLoadNamesFileLineColumn(t *testing.T) {
 		{"yaml_secret_in_broken_line.yaml", "3:18", "yaml syntax: mapping value is not allowed in this context"},
 		{"yaml_secret_in_broken_flow.yaml", "2:18", "yaml syntax: sequence end token ']' not found"},
 		// yaml.v3 says what but not where, and goccy/go-yaml finds nothing wrong: the file, then the problem.
-		{"yaml_unknown_anchor.yaml", "", "yaml syntax: unknown anchor 'y' referenced"},
+		{"yaml_unknown_anchor.yaml", "", "yaml syntax: unknown anchor '…' referenced (a value that starts with '*' or '&' must be quoted)"},
+		// An unquoted secret that starts with '*' reads as an alias: the message must not quote it.
+		{"yaml_secret_as_alias.yaml", "", "unknown anchor '…' referenced"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

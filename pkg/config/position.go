@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	goyaml "github.com/goccy/go-yaml"
@@ -67,6 +68,14 @@ func syntaxError(b []byte, err error) error {
 		return &located{line: p.Line, col: p.Column, err: fmt.Errorf("%w: yaml syntax: %s", ErrInvalidValue, msg)}
 	}
 	// goccy/go-yaml finds nothing wrong (an unknown anchor, say): yaml.v3's words, with the line it
-	// gives, if any.
-	return &located{err: fmt.Errorf("%w: yaml syntax: %s", ErrInvalidValue, strings.TrimPrefix(err.Error(), "yaml: "))}
+	// gives, if any — but not the text it quotes, which can be a value: an unquoted secret that starts
+	// with '*' is read as an alias, and yaml.v3 would name it ("unknown anchor 'S3cr…' referenced").
+	msg := quoted.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "'…'")
+	if strings.Contains(msg, "unknown anchor") {
+		msg += " (a value that starts with '*' or '&' must be quoted)"
+	}
+	return &located{err: fmt.Errorf("%w: yaml syntax: %s", ErrInvalidValue, msg)}
 }
+
+// quoted matches the text yaml.v3 quotes in its messages.
+var quoted = regexp.MustCompile(`'[^']*'`)

@@ -100,17 +100,28 @@ func fieldOf(k string) int {
 // fields is one lookup over both of Envoy's header encodings (headers, and header_map with value or
 // raw_value): each header read once, and refused when it comes twice with different values.
 type fields struct {
-	v    [nFields]string
-	seen [nFields]bool
+	v       [nFields]string
+	seen    [nFields]bool
+	dropped [nFields]bool // labels that came twice with different values (see set)
 }
 
 // set records one occurrence; a second occurrence that differs is a refusal naming the header (never
 // its value, which for cookie holds the session and for authorization a token).
 func (f *fields) set(i int, v string) error {
 	if f.seen[i] && f.v[i] != v {
+		if i >= fRequestID {
+			// The request id and the trace context only label the decision (log, spans): two that differ
+			// (W3C lets tracestate be split over several lines) are dropped, not refused — a new id is made
+			// and the trace is not continued, which decides nothing.
+			f.v[i], f.dropped[i] = "", true
+			return nil
+		}
 		return authz.BadRequest(fieldNames[i] + " appears twice with different values")
 	}
-	f.v[i], f.seen[i] = v, true
+	if !f.dropped[i] {
+		f.v[i] = v
+	}
+	f.seen[i] = true
 	return nil
 }
 

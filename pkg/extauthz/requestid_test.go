@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/authbridge/authbridge/internal/enginetest"
@@ -50,6 +51,37 @@ func TestCheckRequestID(t *testing.T) {
 			}
 			require.Len(t, hs["x-request-id"], 1)
 			require.Regexp(t, "^[0-9a-f]{32}$", hs["x-request-id"][0])
+		})
+	}
+}
+
+// TestCheckConflictingLabels: a request id or trace context that comes twice with different values (W3C
+// lets tracestate be split over several header lines) only labels the decision, so it is dropped — a new
+// id is made and answered — and never turns the request into a 400; a conflicting header that decides
+// (authorization) still does.
+func TestCheckConflictingLabels(t *testing.T) {
+	env := enginetest.New(t, enginetest.Options{})
+	c := client(t, env)
+	for _, tc := range []struct {
+		name, key, a, b string
+		status          int
+	}{
+		{"two request ids", "x-request-id", "6b1f0b3e-3c7e-4a55-9d7c-2c4c8f0f3d11", "attacker-chosen", http.StatusUnauthorized},
+		{"two traceparents", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-11111111111111111111111111111111-2222222222222222-01", http.StatusUnauthorized},
+		{"tracestate split over two lines", "tracestate", "vendor1=a", "vendor2=b", http.StatusUnauthorized},
+		{"two authorizations still refused", "authorization", "Bearer a", "Bearer b", http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := envoyRequest("GET", "/api", map[string]string{"accept": "application/json", tc.key: tc.a})
+			req.Attributes.Request.Http.HeaderMap = &corev3.HeaderMap{Headers: []*corev3.HeaderValue{{Key: tc.key, RawValue: []byte(tc.b)}}}
+			resp, err := c.Check(context.Background(), req)
+			require.NoError(t, err)
+			require.EqualValues(t, tc.status, resp.GetDeniedResponse().GetStatus().GetCode())
+			if tc.key == "x-request-id" {
+				hs := headerMap(resp.GetDeniedResponse().GetHeaders())
+				require.Len(t, hs["x-request-id"], 1, "a new id is made and answered")
+				require.Regexp(t, "^[0-9a-f]{32}$", hs["x-request-id"][0])
+			}
 		})
 	}
 }

@@ -187,6 +187,11 @@ func parseRedisURL(raw string) (*redis.Options, error) {
 			return nil, fmt.Errorf("%w: url path must be /<db number>", ErrInvalidRedisOptions)
 		}
 	}
+	if u.Query().Has("skip_verify") {
+		// go-redis would turn certificate checks off; a private CA is trusted with a CA file instead.
+		return nil, fmt.Errorf("%w: url option skip_verify is not supported: certificates are always verified (trust a private CA with session.redis.tls.ca_file)",
+			ErrInvalidRedisOptions)
+	}
 	opt, err := redis.ParseURL(raw)
 	if err != nil {
 		// What remains for go-redis to reject is the query, which cannot carry the password.

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -188,6 +189,9 @@ func TestNewRedisClient(t *testing.T) {
 		{"port range", session.RedisOptions{URL: "redis://u:" + secret + "@h:99999"}, nil, `port "99999"`},
 		{"db path", session.RedisOptions{URL: "redis://u:" + secret + "@h/abc"}, nil, "path must be"},
 		{"unknown query", session.RedisOptions{URL: "redis://u:" + secret + "@h?password=" + secret}, nil, "unexpected option: password"},
+		{"skip_verify", session.RedisOptions{URL: "rediss://u:" + secret + "@h?skip_verify=true"}, nil, "skip_verify"},
+		{"skip_verify with a CA", session.RedisOptions{URL: "rediss://h?skip_verify=true", TLSConfig: &tls.Config{ServerName: "h"}}, nil, "skip_verify"},
+		{"skip_verify on plain redis", session.RedisOptions{URL: "redis://h?skip_verify=1", TLS: true}, nil, "skip_verify"},
 		{"bad addr", session.RedisOptions{Addrs: []string{"h:1", "nohost"}}, nil, `addrs[1] "nohost"`},
 		{"negative db", session.RedisOptions{URL: "redis://h", DB: -1}, nil, "negative"},
 		{"cluster db", session.RedisOptions{Addrs: []string{"a:1", "b:1"}, DB: 2}, nil, "cluster has only db 0"},

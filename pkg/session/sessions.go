@@ -96,10 +96,16 @@ func (m *Sessions) Save(ctx context.Context, t Ticket, s *Session, ttl time.Dura
 	return m.index(ctx, key, s, ttl)
 }
 
-// index lists the session under key in its subject's and its sid's index for ttl, the record's own TTL:
-// an index member ends with its record, so the indexes hold no more than the live sessions (and those
-// ended early by sign-out until their TTL), yet still list every live one.
+// indexSlack is how much longer than its record an index member lives. Update writes the members before
+// the record, and in Redis Cluster a member's end is read off another node's clock than the record's TTL:
+// without slack a member could end while its record still lives, out of reach of sign-out everywhere.
+const indexSlack = 10 * time.Second
+
+// index lists the session under key in its subject's and its sid's index for ttl, the record's own TTL,
+// plus indexSlack: an index member ends shortly after its record, so the indexes hold no more than the
+// live sessions (and those ended early by sign-out until their TTL), yet still list every live one.
 func (m *Sessions) index(ctx context.Context, key string, s *Session, ttl time.Duration) error {
+	ttl += indexSlack
 	created := strconv.FormatInt(s.CreatedAt.Unix(), 10)
 	if err := m.store.IndexAdd(ctx, indexKey(subjectIndex, s.Subject), key, created, ttl); err != nil {
 		return fmt.Errorf("index session: %w", err)

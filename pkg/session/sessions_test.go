@@ -279,8 +279,8 @@ func TestSessionsIndexFollowsLiveSessions(t *testing.T) {
 		login("", time.Hour)
 		clk.t = clk.t.Add(time.Minute)
 	}
-	require.Equal(t, 59, members(subjectIndex, "alice"), "logged in 1 to 59 minutes ago")
-	require.Len(t, store.indexes[indexKey(subjectIndex, "alice")].members, 60, "the one that just ended goes at the next add; ended members were dropped, not only hidden")
+	require.Equal(t, 60, members(subjectIndex, "alice"), "logged in 1 to 59 minutes ago, and the one that ended just now (its member lives indexSlack longer)")
+	require.Len(t, store.indexes[indexKey(subjectIndex, "alice")].members, 61, "the ones that ended go at the next add; ended members were dropped, not only hidden")
 
 	kept, _ := login("sid-1", 10*time.Minute) // touched later: outlives every other session
 	loaded, err := m.LoadFresh(ctx, kept)
@@ -308,4 +308,48 @@ func TestSessionsIndexFollowsLiveSessions(t *testing.T) {
 	require.Equal(t, 1, n, "sign-out everywhere ends the live session")
 	_, err = m.LoadFresh(ctx, kept)
 	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// slowSwap is a MemoryStore whose compare-and-swap lands a while after the call before it, as a Redis
+// command does after the index writes that Update sends first (network, a retry, another cluster node).
+type slowSwap struct {
+	*MemoryStore
+	clk   *fakeNow
+	delay time.Duration
+}
+
+func (s slowSwap) CompareAndSwap(ctx context.Context, key string, old, val []byte, ttl time.Duration) (bool, error) {
+	s.clk.t = s.clk.t.Add(s.delay)
+	return s.MemoryStore.CompareAndSwap(ctx, key, old, val, ttl)
+}
+
+// TestSessionsIndexOutlivesUpdatedRecord: Update writes the index entries before the record, so an entry
+// ending exactly ttl after its write would end before the record it names; in that gap the session is
+// alive yet sign-out everywhere and back-channel logout miss it. Each row is a gap after the index write.
+func TestSessionsIndexOutlivesUpdatedRecord(t *testing.T) {
+	for _, delay := range []time.Duration{time.Millisecond, 150 * time.Millisecond, 2 * time.Second} {
+		t.Run(delay.String(), func(t *testing.T) {
+			ctx := t.Context()
+			clk := &fakeNow{t: time.Unix(1_700_000_000, 0)}
+			store := NewMemoryStore(clk.now)
+			m := NewSessions(slowSwap{MemoryStore: store, clk: clk, delay: delay})
+			tk := newTicket(t)
+			s := &Session{Subject: "alice", SID: "sid-1", AccessToken: "at", CreatedAt: clk.t, Touched: clk.t}
+			require.NoError(t, m.Save(ctx, tk, s, time.Minute))
+			loaded, err := m.LoadFresh(ctx, tk)
+			require.NoError(t, err)
+			ok, err := m.Update(ctx, tk, loaded, time.Hour)
+			require.NoError(t, err)
+			require.True(t, ok)
+
+			clk.t = clk.t.Add(time.Hour - delay/2) // the record has delay/2 to live
+			_, err = m.LoadFresh(ctx, tk)
+			require.NoError(t, err, "the record is still alive")
+			n, err := m.EndSID(ctx, "sid-1")
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "back-channel logout reaches the live session")
+			_, err = m.LoadFresh(ctx, tk)
+			require.ErrorIs(t, err, ErrNotFound)
+		})
+	}
 }

@@ -69,11 +69,11 @@ type alphaHeader struct {
 func readAlpha(b []byte, settings map[string]setting) error {
 	var a alphaConfig
 	if err := yaml.Unmarshal(b, &a); err != nil {
-		return fmt.Errorf("%w: alpha config: %v", ErrInput, err)
+		return inputError("alpha config", err)
 	}
 	var top map[string]yaml.Node
 	if err := yaml.Unmarshal(b, &top); err != nil {
-		return fmt.Errorf("%w: alpha config: %v", ErrInput, err)
+		return inputError("alpha config", err)
 	}
 	for _, k := range slices.Sorted(maps.Keys(top)) {
 		// The top-level keys handled below; the others get a note.

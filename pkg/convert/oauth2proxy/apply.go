@@ -241,6 +241,13 @@ func applyRedisURL(c *conv, s setting) {
 		c.notes = append(c.notes, Note{Option: s.name, Source: s.source, Refused: true, Text: "not a URL"})
 		return
 	}
+	if u.User == nil && strings.Contains(s.str(), "@") {
+		// An unencoded '/', '?' or '#' in the password ended the user info early: the rest of the password
+		// now sits in the host, path, query or fragment, which would be written out.
+		c.notes = append(c.notes, Note{Option: s.name, Source: s.source, Refused: true,
+			Text: "has '@' outside the user info (a password with an unencoded '/', '?' or '#'): set session.redis.url yourself, without the password, and AUTHBRIDGE_SESSION_REDIS_PASSWORD"})
+		return
+	}
 	if u.User != nil {
 		if _, hasPassword := u.User.Password(); hasPassword {
 			c.note(s, "the URL holds a password, which is never written to the YAML: write it without, and set AUTHBRIDGE_SESSION_REDIS_PASSWORD")

@@ -78,10 +78,13 @@ func (c *conv) store() {
 	hosts := func(name string) []string {
 		var out []string
 		for _, u := range c.seen[name].vals {
-			if p, err := url.Parse(u); err == nil && p.Host != "" {
-				u = p.Host
+			addr, ok := nodeAddr(u)
+			if !ok {
+				c.notes = append(c.notes, Note{Option: name, Source: c.seen[name].source, Refused: true,
+					Text: "an entry is neither host:port nor a URL whose host can be read apart from its password (percent-encode special characters in it): set session.redis.addrs yourself"})
+				continue
 			}
-			out = append(out, u)
+			out = append(out, addr)
 		}
 		return out
 	}
@@ -100,4 +103,18 @@ func (c *conv) store() {
 				Text: "authbridge with Redis needs session.cookie.secret: generate one (openssl rand -base64 32) into AUTHBRIDGE_SESSION_COOKIE_SECRET or session.cookie.secret_file"})
 		}
 	}
+}
+
+// nodeAddr is the host:port of a Sentinel or Cluster node given as a URL or as host:port, or false when
+// that cannot be told apart from a password: the entry does not parse, or holds an '@' outside its user
+// info (an unencoded '/', '?' or '#' in the password), which would write part of the password out.
+func nodeAddr(u string) (string, bool) {
+	if !strings.Contains(u, "://") {
+		return u, !strings.Contains(u, "@")
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || p.User == nil && strings.Contains(u, "@") {
+		return "", false
+	}
+	return p.Host, true
 }

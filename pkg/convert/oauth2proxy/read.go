@@ -54,7 +54,7 @@ func read(in Input) (map[string]setting, error) {
 	if len(in.ConfigFile) > 0 {
 		var m map[string]any
 		if _, err := toml.Decode(string(in.ConfigFile), &m); err != nil {
-			return nil, fmt.Errorf("%w: config file: %v", ErrInput, err)
+			return nil, inputError("config file", err)
 		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			vals, err := tomlValues(m[k])

@@ -157,3 +157,83 @@ basic_auth_password = "` + s + `4"
 		require.NotContains(t, n.String(), s)
 	}
 }
+
+// TestRedisURLPasswordNeverWritten: a Redis URL whose password holds a character that ends the user info
+// ('/', '?', '#': a password oauth2-proxy's users wrote unencoded) parses with the password's tail in the
+// path, query or fragment, and one that does not parse is no URL at all; either is refused, and none of
+// the password may reach the output, the notes or the error. Each URL is tried as redis_connection_url
+// and, where it names a node, as a Sentinel and as a Cluster node (written as host:port).
+func TestRedisURLPasswordNeverWritten(t *testing.T) {
+	const s = "Sup3r-S3cret-Value"
+	asURL := func(raw string) string { return "redis_connection_url = \"" + raw + "\"\n" }
+	asSentinel := func(raw string) string {
+		return "redis_use_sentinel = true\nredis_sentinel_master_name = \"m\"\nredis_sentinel_connection_urls = [\"redis://s0:26379\", \"" + raw + "\"]\n"
+	}
+	asCluster := func(raw string) string {
+		return "redis_use_cluster = true\nredis_cluster_connection_urls = [\"redis://n0:6379\", \"" + raw + "\"]\n"
+	}
+	var rows []string
+	for _, raw := range []string{
+		"redis://user:123/" + s + "@redis:6379/0",
+		"redis://:123/" + s + "@redis:6379",
+		"redis://user:123?" + s + "=1@redis:6379",
+		"redis://user:123#" + s + "@redis:6379",
+		"rediss://123/" + s + "@redis",
+	} {
+		rows = append(rows, asURL(raw))
+	}
+	for _, raw := range []string{
+		"redis://user:" + s + "%zz@s1:26379",
+		"user:" + s + "@s1:26379",
+		"redis://user:123/" + s + "@s1:26379",
+		"redis://user:123#" + s + "@s1:26379",
+		":" + s + "@s1:26379",
+	} {
+		rows = append(rows, asSentinel(raw), asCluster(raw))
+	}
+	for _, row := range rows {
+		t.Run(row, func(t *testing.T) {
+			res, err := oauth2proxy.Convert(oauth2proxy.Input{ConfigFile: []byte(base + `email_domains = ["example.com"]
+session_store_type = "redis"
+` + row)})
+			require.ErrorIs(t, err, oauth2proxy.ErrRefused, "the URL cannot be carried over safely")
+			require.NotContains(t, err.Error(), s)
+			require.NotContains(t, string(res.YAML), s)
+			require.NotContains(t, string(res.YAML), "123", "no part of the password")
+			for _, n := range res.Notes {
+				require.NotContains(t, n.String(), s)
+			}
+		})
+	}
+}
+
+// TestInputErrorsHoldNoSecret: a config file or alpha config that does not parse is refused with an
+// error naming where, never quoting what is there (the broken line may be a client or cookie secret,
+// which TOML and YAML parsers quote in part). Each row is a malformed input around a secret.
+func TestInputErrorsHoldNoSecret(t *testing.T) {
+	const s = "Sup3rSecretValue"
+	tests := []struct {
+		name  string
+		in    oauth2proxy.Input
+		where string // the error names it
+	}{
+		{"unquoted TOML value", oauth2proxy.Input{ConfigFile: []byte("client_id = \"app\"\nclient_secret = " + s + "\n")}, "line 2"},
+		{"TOML value with a space", oauth2proxy.Input{ConfigFile: []byte("cookie_secret = " + s + " x\n")}, "line 1"},
+		{"TOML value starting with digits", oauth2proxy.Input{ConfigFile: []byte("client_secret = 12" + s + "\n")}, "line 1"},
+		{"TOML bad escape", oauth2proxy.Input{ConfigFile: []byte("client_secret = \"" + s + "\\q\"\n")}, "line 1"},
+		{"alpha secret of the wrong type", oauth2proxy.Input{AlphaConfig: []byte("providers:\n- clientID: app\n  clientSecret: [" + s + "]\n")}, "alpha config"},
+		{"alpha list where a map goes", oauth2proxy.Input{AlphaConfig: []byte("providers: " + s + "\n")}, "alpha config"},
+		{"alpha bad indentation", oauth2proxy.Input{AlphaConfig: []byte("providers:\n- clientSecret: " + s + "\n clientID: x\n")}, "alpha config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := oauth2proxy.Convert(tt.in)
+			require.ErrorIs(t, err, oauth2proxy.ErrInput)
+			require.ErrorContains(t, err, tt.where)
+			for i := 3; i <= len(s); i++ {
+				require.NotContains(t, err.Error(), s[:i], "the error quotes the secret")
+			}
+			require.NotContains(t, err.Error(), "'S'", "the error quotes the secret's first character")
+		})
+	}
+}
