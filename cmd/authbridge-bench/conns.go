@@ -113,16 +113,16 @@ func (r *connRow) measure(ctx context.Context, lo loadOptions, d time.Duration) 
 	return ctx.Err()
 }
 
-// result merges the row's slices; lo and hi are the lowest and highest p99 of a single slice.
+// result merges the row's slices; lo and hi are the lowest and highest p99 of a single slice. RSS is
+// the first round's: Go returns memory to the OS slowly, so in later rounds a row would show what the
+// previous round's higher concurrencies left behind.
 func (r *connRow) result() (res result, lo, hi time.Duration) {
 	var st []*workerStats
 	var elapsed, cpu time.Duration
-	var rss uint64
 	for i, m := range r.meters {
 		st = append(st, m.st...)
 		elapsed += m.elapsed
 		addDelta(&cpu, 0, m.cpu)
-		rss = max(rss, m.rss)
 		p99 := m.result().p99
 		if i == 0 {
 			lo, hi = p99, p99
@@ -130,7 +130,10 @@ func (r *connRow) result() (res result, lo, hi time.Duration) {
 		lo, hi = min(lo, p99), max(hi, p99)
 	}
 	res = summarize(r.p.name, st, elapsed)
-	res.cpu, res.rss = perRequest(cpu, res.requests), rss
+	res.cpu = perRequest(cpu, res.requests)
+	if len(r.meters) > 0 {
+		res.rss = r.meters[0].rss
+	}
 	return res, lo, hi
 }
 
@@ -141,7 +144,7 @@ func reportConnections(w io.Writer, o *options, rows []*connRow, idle map[string
 		"%d sessions, HTTP client %s; each slice opens its own connections; loader, servers and Redis share the machine\n\n",
 		machine(loadBefore), joinInts(o.connections), o.load.duration, o.load.rounds, o.load.warmup, sessionCount(o), o.load.httpClient)
 	t := table{header: []string{"c", "front", "conns", "server", "req/s", "p50", "p99", "p99 per round", "p99 ÷ no-op",
-		"errors", "CPU/req", "RSS max", "goroutines max", "goroutines/conn"}}
+		"errors", "CPU/req", "RSS max, round 1", "goroutines max", "goroutines/conn"}}
 	type key struct {
 		c, conns int
 		grpc     bool
