@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/authbridge/authbridge/internal/gateway"
 	"github.com/authbridge/authbridge/pkg/session"
 )
@@ -164,6 +166,21 @@ func (t *tally) validSuccess() float64 {
 		return 1
 	}
 	return float64(t.validAllowed) / float64(len(t.validTook))
+}
+
+// requireSuccess999 checks that at least 99.9 % of the valid sessions' requests in tl were allowed. A
+// phase of fewer than 1,000 such requests cannot show 99.9 % either way (one miss is more than 0.1 % of
+// it), so there one miss — a 503, fail-closed — is let pass: the short runs judge the promise as far as
+// their sample can, and the full runs (thousands per phase) judge it exactly.
+func requireSuccess999(t *testing.T, tl *tally, what ...any) {
+	t.Helper()
+	n := len(tl.validTook)
+	missed := n - tl.validAllowed
+	context := ""
+	if len(what) > 0 {
+		context = fmt.Sprintf(fmt.Sprint(what[0]), what[1:]...) + ": "
+	}
+	require.LessOrEqual(t, missed, max(1, n/1000), "%svalid sessions allowed: %d of %d (%s)", context, tl.validAllowed, n, tl)
 }
 
 func (t *tally) String() string {

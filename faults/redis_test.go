@@ -36,7 +36,7 @@ func (r *rig) requireFailClosed(ts map[string]*tally, phase string, cookies []st
 	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
 	require.Zero(t, ts[phase].validRefused, "a valid session refused other than with 503")
 	require.Zero(t, ts[phase].errs)
-	require.GreaterOrEqual(t, ts["after"].validSuccess(), 0.999)
+	requireSuccess999(t, ts["after"])
 	require.Zero(t, r.lostSessions(cookies), "sessions lost")
 }
 
@@ -79,7 +79,7 @@ func TestFault2_RedisDown(t *testing.T) {
 	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
 	require.Zero(t, lost, "sessions lost")
 	require.Zero(t, ts["down"].validRefused, "a valid session refused other than with 503 while Redis was down")
-	require.GreaterOrEqual(t, ts["after"].validSuccess(), 0.999)
+	requireSuccess999(t, ts["after"])
 	require.Zero(t, ts["after"].errs)
 	require.True(t, goroutinesBack(base, after), "goroutines back to baseline")
 }
@@ -166,6 +166,10 @@ func TestFault7_RedisConnectionResets(t *testing.T) {
 	r.proxy.resetPPM.Store(100_000)
 	time.Sleep(span(5*time.Second, 60*time.Second))
 	r.proxy.resetPPM.Store(0)
+	// A check that met a reset just before the switch may still be retrying on a broken pooled connection:
+	// like scenario 4, the recovery second is its own phase, and "after" is what follows it.
+	l.setPhase("first 1s after")
+	time.Sleep(time.Second)
 	l.setPhase("after")
 	time.Sleep(2 * time.Second)
 	ts := l.stop(t)
@@ -238,7 +242,7 @@ func TestFault6_RedisOutOfMemory(t *testing.T) {
 		took.Round(time.Millisecond), keysBefore, keysAfter)
 	require.Equal(t, keysBefore, keysAfter, "a failed login left something in the store")
 	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
-	require.GreaterOrEqual(t, ts["full"].validSuccess(), 0.999, "existing sessions while Redis is full")
+	requireSuccess999(t, ts["full"], "existing sessions while Redis is full")
 	require.Zero(t, r.lostSessions(cookies), "sessions lost")
 }
 
@@ -283,7 +287,7 @@ func TestFault5_GarbageRecords(t *testing.T) {
 	t.Logf("FAULT %s sessions=%d garbled=%d unreadable_metric=%.0f panics=%.0f", t.Name(), n, len(garbled), unreadable, panics)
 	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
 	require.Zero(t, ts["garbage"].status5xx+ts["garbage"].errs)
-	require.GreaterOrEqual(t, ts["garbage"].validSuccess(), 0.999, "the other sessions")
+	requireSuccess999(t, ts["garbage"], "the other sessions")
 	require.Equal(t, len(garbled), r.refused(garbled), "garbled sessions refused with a login")
 	require.Positive(t, unreadable, "unreadable records counted")
 	require.Zero(t, panics)

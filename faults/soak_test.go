@@ -50,6 +50,6 @@ func TestFault16_Soak(t *testing.T) {
 	t.Logf("FAULT %s sessions=%d rss_min=%.1fMB rss_max=%.1fMB heap_inuse_min=%.1fMB heap_inuse_max=%.1fMB goroutines_min=%.0f goroutines_max=%.0f",
 		t.Name(), n, lo.rss/1e6, hi.rss/1e6, lo.heap/1e6, hi.heap/1e6, lo.goroutines, hi.goroutines)
 	require.Zero(t, wronglyAllowed(ts), "wrongly allowed")
-	require.GreaterOrEqual(t, ts["soak"].validSuccess(), 0.999)
+	requireSuccess999(t, ts["soak"])
 	require.True(t, goroutinesBack(lo, hi), "goroutines flat")
 }
