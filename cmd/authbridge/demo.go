@@ -61,7 +61,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	err := demo.Run(ctx, demo.Options{
-		Gateway: *gw, Port: *port, TokenTTL: *ttl, RedisURL: *redisURL, Out: stdout, Logger: log,
+		Gateway: *gw, Port: *port, TokenTTL: *ttl, RedisURL: *redisURL, Out: stdout, Logger: log, Version: version,
 	})
 	if errors.Is(err, demo.ErrInvalidOptions) {
 		fmt.Fprintf(stderr, "authbridge demo:\n%s\n", indent(err))

@@ -54,6 +54,7 @@ type Options struct {
 	RedisURL     string        // keep sessions in Redis at this URL; default in memory
 	Out          io.Writer     // receives the banner with the URLs; default discards
 	Logger       *slog.Logger  // default discards
+	Version      string        // labels authbridge_build_info on the demo's /metrics; default "unknown"
 
 	store session.Store // tests: used instead of a new store
 }
@@ -268,6 +269,7 @@ func (s *stack) serveAuthbridge(ctx context.Context, store session.Store, ls ser
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 		},
 		Listeners: ls,
+		Version:   s.o.Version,
 		Logger:    s.log.With("part", "authbridge"),
 	})
 	if err != nil {

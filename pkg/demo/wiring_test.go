@@ -62,7 +62,7 @@ func TestDemoRecovers(t *testing.T) {
 
 // TestDemoMetrics: the banner names the admin listener, whose /metrics counts the demo's decisions.
 func TestDemoMetrics(t *testing.T) {
-	s := startDemo(t, Options{})
+	s := startDemo(t, Options{Version: "9.9.9-test"})
 	var banner strings.Builder
 	s.banner(&banner)
 	require.Contains(t, banner.String(), s.urls.Admin)
@@ -71,6 +71,7 @@ func TestDemoMetrics(t *testing.T) {
 	m := metrics(t, s)
 	require.Contains(t, m, `authbridge_decisions_total{front="extauthz",outcome="deny",reason="unauthenticated"} 1`)
 	require.Contains(t, m, "authbridge_ready 1")
+	require.Regexp(t, `authbridge_build_info\{[^}]*version="9\.9\.9-test"\} 1`, m, "the demo's build is labelled like serve's")
 	status, _, _ = get(t, http.DefaultClient, s.urls.Admin+"readyz", "text/plain")
 	require.Equal(t, http.StatusOK, status)
 }
