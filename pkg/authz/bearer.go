@@ -78,7 +78,7 @@ func (e *Engine) checkBearer(ctx context.Context, r *Request, rt *compiledRoute)
 		return e.unauthenticated(r, "no session cookie")
 	case !ok:
 		return bearerDenied(http.StatusBadRequest, "invalid_request", "The Authorization header is not one well-formed bearer token",
-			"malformed bearer credential"), nil
+			reasonMalformedBearer), nil
 	}
 	c, err := e.o.Bearer.Verify(ctx, token)
 	switch {
@@ -106,7 +106,7 @@ func (e *Engine) checkBearer(ctx context.Context, r *Request, rt *compiledRoute)
 			return d, nil
 		}
 	}
-	d := allowWith(r.Authorization, c.Subject, c.Email, "valid bearer token")
+	d := allowWith(r.Authorization, c.Subject, c.Email, reasonBearerAllowed)
 	if rt != nil && rt.headers != nil {
 		addHeaders(d, rt.headers, c.Groups, claims)
 	}

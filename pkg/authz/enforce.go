@@ -35,7 +35,7 @@ func (e *Engine) route(r *Request) (*compiledRoute, *Decision) {
 // public allows a request without login. The upstream gets no identity: authbridge's identity headers
 // go empty, so that the client's own copies are removed, and no session is read, even a valid one, so
 // that a public page is the same for everyone (and cacheable as such) and costs no store read.
-func public() *Decision { return allowWith("", "", "", "public route") }
+func public() *Decision { return allowWith("", "", "", reasonPublic) }
 
 // authorize holds the session's identity to the rule of rt (nil: the default rule). It answers nil when
 // the rule is satisfied, 403 when it is not, and sends the user to log in again when the session was

@@ -157,7 +157,7 @@ func (e *Engine) callback(ctx context.Context, r *Request) (*Decision, error) {
 		Location: loc,
 		Cookies:  []*http.Cookie{e.cookie(e.o.Cookie.Name, t.String(), maxAge), clear},
 		Header:   http.Header{"Cache-Control": {"no-store"}},
-		Reason:   "login complete",
+		Reason:   reasonLoginComplete,
 	}, nil
 }
 
@@ -212,7 +212,7 @@ func (e *Engine) signOut(ctx context.Context, r *Request) (*Decision, error) {
 		Location: loc,
 		Cookies:  []*http.Cookie{e.cookie(e.o.Cookie.Name, "", -1)},
 		Header:   http.Header{"Cache-Control": {"no-store"}},
-		Reason:   "signed out",
+		Reason:   reasonSignedOut,
 	}, nil
 }
 

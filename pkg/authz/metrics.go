@@ -198,6 +198,16 @@ func (m *Metrics) observe(r *Request, d *Decision, err error, took time.Duration
 	}
 }
 
+// The reasons classify tells apart by text: one constant each, shared with where the engine decides, so
+// rewording a reason cannot silently move its decisions into another class.
+const (
+	reasonBearerAllowed   = "valid bearer token"
+	reasonPublic          = "public route"
+	reasonLoginComplete   = "login complete"
+	reasonSignedOut       = "signed out"
+	reasonMalformedBearer = "malformed bearer credential"
+)
+
 // classify maps a decision to its reason class. Allowed decisions, the hot path, are told apart by one
 // string compare each; the Reason texts are the engine's own constants.
 func classify(r *Request, d *Decision, err error) class {
@@ -207,22 +217,22 @@ func classify(r *Request, d *Decision, err error) class {
 	switch d.Outcome {
 	case Allow:
 		switch d.Reason {
-		case "valid bearer token":
+		case reasonBearerAllowed:
 			return classBearer
-		case "public route":
+		case reasonPublic:
 			return classPublic
 		}
 		return classSession
 	case Redirect:
 		switch {
-		case d.Reason == "login complete":
+		case d.Reason == reasonLoginComplete:
 			return classLoginComplete
-		case d.Reason == "signed out":
+		case d.Reason == reasonSignedOut:
 			return classSignedOut
 		}
 		return classLogin
 	}
-	bearerDecision := strings.HasPrefix(d.Reason, "bearer token") || d.Reason == "malformed bearer credential"
+	bearerDecision := strings.HasPrefix(d.Reason, "bearer token") || d.Reason == reasonMalformedBearer
 	switch p := pathOf(r.URI); {
 	case p == PathCallback && d.Status != http.StatusRequestHeaderFieldsTooLarge && !bearerDecision && !r.NoRedirect:
 		return classLoginFailed
